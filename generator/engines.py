@@ -1,0 +1,72 @@
+"""Serving-engine profiles: how each engine spends GPU memory (facts in data/engines.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from llmplan.errors import UsageError, did_you_mean
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """One engine's memory behaviour.
+
+    ``fraction_of`` is ``total`` when the memory fraction caps weights + activations + KV cache
+    together (vLLM, SGLang, TGI), and ``free`` when it applies to what is left after weights and
+    activations (TensorRT-LLM's ``kv_cache_free_gpu_memory_fraction``).
+    """
+
+    name: str
+    display: str
+    memory_fraction_flag: str
+    default_memory_fraction: float
+    fraction_by_tp: tuple[tuple[int, float], ...]
+    fraction_of: str
+    kv_block_tokens: int
+    default_max_batched_tokens: int
+    default_max_seqs: int
+    sliding_window_aware: bool
+    source: str
+
+    def memory_fraction(self, tensor_parallel: int, requested: float | None) -> float:
+        if requested is not None:
+            return requested
+        for min_tp, fraction in self.fraction_by_tp:
+            if tensor_parallel >= min_tp:
+                return fraction
+        return self.default_memory_fraction
+
+
+@cache
+def _document() -> dict[str, Any]:
+    text = resources.files("llmplan").joinpath("data/engines.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def engine_names() -> list[str]:
+    return sorted(_document()["engines"])
+
+
+def get_engine(name: str) -> EngineProfile:
+    engines = _document()["engines"]
+    raw = engines.get(name.lower())
+    if raw is None:
+        raise UsageError(f"unknown engine '{name}'{did_you_mean(name, engines)}")
+    return EngineProfile(
+        name=name.lower(),
+        display=raw["display"],
+        memory_fraction_flag=raw["memory_fraction_flag"],
+        default_memory_fraction=float(raw["default_memory_fraction"]),
+        fraction_by_tp=tuple((int(t), float(f)) for t, f in raw.get("default_memory_fraction_by_tp", [])),
+        fraction_of=raw["fraction_of"],
+        kv_block_tokens=int(raw["kv_block_tokens"]),
+        default_max_batched_tokens=int(raw["default_max_batched_tokens"]),
+        default_max_seqs=int(raw["default_max_seqs"]),
+        sliding_window_aware=bool(raw["sliding_window_aware"]),
+        source=raw["source"],
+    )

@@ -1,0 +1,1 @@
+"""``llmplan check`` rules, one module per rule id."""
