@@ -100,6 +100,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "num_hidden_layers": ("num_hidden_layers", "n_layer", "num_layers"),
     "num_attention_heads": ("num_attention_heads", "n_head"),
     "hidden_size": ("hidden_size", "n_embd", "d_model"),
+    "max_position_embeddings": ("max_position_embeddings", "n_positions", "seq_length"),
 }
 
 
@@ -126,11 +127,17 @@ class _Section:
         return UsageError(f"{self.source}: {self.prefix}{key}: {message}")
 
     def raw(self, key: str) -> Any:
-        """The value for ``key`` (or an alias), then the class default; None when neither."""
-        for name in _ALIASES.get(key, (key,)):
-            value = self.data.get(name)
-            if value is not None:
-                return value
+        """The value for ``key`` (or an alias), then the class default; None when neither.
+
+        An explicit ``null`` is kept as None: ``"sliding_window": null`` switches the window off
+        rather than falling back to the class default.
+        """
+        names = _ALIASES.get(key, (key,))
+        for name in names:
+            if self.data.get(name) is not None:
+                return self.data[name]
+        if any(name in self.data for name in names):
+            return None
         return self.defaults.get(key)
 
     def has(self, key: str) -> bool:
@@ -278,9 +285,6 @@ class _Block:
             self.total + other.total, self.active + other.active, self.experts + other.experts
         )
 
-    def times(self, n: int) -> _Block:
-        return _Block(self.total * n, self.active * n, self.experts * n)
-
 
 def _dense(params: int) -> _Block:
     """A piece every token goes through."""
@@ -309,7 +313,7 @@ def _shape(text: _Section) -> _Shape:
         kv_heads=kv_heads,
         head_dim=head_dim,
         vocab=text.int_("vocab_size"),
-        max_positions=text.int_("max_position_embeddings", 0, minimum=0),
+        max_positions=text.int_("max_position_embeddings"),
         intermediate=intermediate,
     )
 
@@ -354,10 +358,9 @@ def _mla_attention(text: _Section, s: _Shape) -> int:
     kv_rank = text.int_("kv_lora_rank")
     q_rank = text.opt_int("q_lora_rank")
     q_width = s.heads * (nope + rope)
-    if q_rank is None:  # V2-Lite: a plain query projection
-        query = s.hidden * q_width
-    else:  # q_a_proj, its RMSNorm, q_b_proj
-        query = s.hidden * q_rank + q_rank + q_rank * q_width
+    # V2-Lite has no q_lora_rank: a plain query projection. Otherwise q_a_proj, norm, q_b_proj.
+    low_rank = s.hidden * q_rank + q_rank + q_rank * q_width if q_rank else 0
+    query = low_rank or s.hidden * q_width
     # kv_a_proj_with_mqa emits the latent plus the shared rotary key; then its norm and kv_b_proj.
     kv = s.hidden * (kv_rank + rope) + kv_rank + kv_rank * s.heads * (nope + v_dim)
     out = s.heads * v_dim * s.hidden
@@ -402,9 +405,7 @@ def _moe(text: _Section, s: _Shape) -> _Moe | None:
         return _qwen_moe(text, s)
     if s.family == "llama4_text":
         return _llama4_moe(text, s)
-    experts = text.int_("num_local_experts", 0, minimum=0) or text.int_(
-        "num_experts", 0, minimum=0
-    )
+    experts = text.int_("num_local_experts", 0, minimum=0) or text.int_("num_experts", 0, minimum=0)
     if not experts:
         return None
     # Mixtral, gpt-oss and look-alikes: every layer routes over full-width experts.
@@ -544,9 +545,7 @@ def _windows(text: _Section, s: _Shape) -> tuple[int | None, int]:
         return _llama4_chunks(text, s)
     if layer_types is not None:
         if len(layer_types) != s.layers:
-            raise text.error(
-                "layer_types", f"has {len(layer_types)} entries for {s.layers} layers"
-            )
+            raise text.error("layer_types", f"has {len(layer_types)} entries for {s.layers} layers")
         windowed = sum(t in ("sliding_attention", "chunked_attention") for t in layer_types)
         return (window, windowed) if window and windowed else (None, 0)
     if window is None or (s.max_positions and window >= s.max_positions):
@@ -594,11 +593,20 @@ def _vision(top: _Section, text_hidden: int) -> int:
         return _llama4_vision(vision) + _llama4_projector(vision, text_hidden)
     if kind == "pixtral":
         return _pixtral_vision(vision) + _mistral3_projector(top, vision, text_hidden)
+    if kind not in ("siglip_vision_model", "clip_vision_model") and not all(
+        vision.has(key) for key in _VIT_KEYS
+    ):
+        # A tower of another layout (Qwen-VL's windowed ViT, ...): its size cannot be read from
+        # these keys, so only the decoder is counted rather than guessing the encoder.
+        return 0
     # SigLIP (Gemma 3) and other CLIP-style ViTs share one layout.
     tower = _vit(vision)
     if top.text("model_type") == "gemma3":
         tower += vision.int_("hidden_size") * text_hidden + vision.int_("hidden_size")
     return tower
+
+
+_VIT_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "patch_size", "image_size")
 
 
 def _vit_layer(hidden: int, width: int) -> int:

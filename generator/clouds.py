@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import cast
 
 from llmplan.errors import UsageError, did_you_mean
 from llmplan.providers.base import Provider
@@ -31,10 +30,14 @@ def provider_names() -> list[str]:
 def get_provider(name: str) -> Provider:
     ep = _entry_points().get(name.lower())
     if ep is None:
-        raise UsageError(f"unknown cloud '{name}'{did_you_mean(name, provider_names())}; "
-                         f"installed: {', '.join(provider_names())}")
+        raise UsageError(
+            f"unknown cloud '{name}'{did_you_mean(name, provider_names())}; "
+            f"installed: {', '.join(provider_names())}"
+        )
     loaded = ep.load()
     if not isinstance(loaded, Provider):
-        raise UsageError(f"cloud plugin '{name}' ({ep.value}) does not implement the provider "
-                         "interface (name, catalog, snapshot_document)")
-    return cast(Provider, loaded)
+        raise UsageError(
+            f"cloud plugin '{name}' ({ep.value}) does not implement the provider "
+            "interface (name, catalog, snapshot_document)"
+        )
+    return loaded

@@ -14,19 +14,30 @@ ALTERNATIVES = 10
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_workload_arguments(parser)
     add_pricing_argument(parser)
-    parser.add_argument("--explain", action="store_true",
-                        help="also list why the other instance types were rejected")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also list why the other instance types were rejected",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table")
-    parser.add_argument("--top", type=int, default=ALTERNATIVES,
-                        help=f"alternatives to list after the best per cloud (default {ALTERNATIVES})")
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=ALTERNATIVES,
+        help=f"alternatives to list after the best per cloud (default {ALTERNATIVES})",
+    )
 
 
 def add_pricing_argument(parser: argparse.ArgumentParser) -> None:
     from llmplan.pricing import PRICING_MODES
 
-    parser.add_argument("--pricing", choices=PRICING_MODES, default="auto",
-                        help="where prices come from (default auto: fresh cache, else live, "
-                             "else the embedded snapshot)")
+    parser.add_argument(
+        "--pricing",
+        choices=PRICING_MODES,
+        default="auto",
+        help="where prices come from (default auto: fresh cache, else live, "
+        "else the embedded snapshot)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,15 +80,37 @@ def to_json(result: Any) -> dict[str, Any]:
 def _row(c: Any, label: str) -> list[object]:
     o = c.offering
     return [
-        label, o.cloud, o.region, o.instance_type, f"{o.gpu_count}x {o.gpu}",
+        label,
+        o.cloud,
+        o.region,
+        o.instance_type,
+        f"{o.gpu_count}x {o.gpu}",
         f"{c.shape.tensor_parallel}x{c.shape.pipeline_parallel}x{c.shape.nodes_per_replica}",
-        c.replicas, f"{c.max_concurrency:.1f}", f"{c.headroom:.2f}x", c.tier,
-        f"${c.hourly_usd:,.2f}", f"${c.monthly_usd:,.0f}", f"{c.price.source} {c.price.as_of}",
+        c.replicas,
+        f"{c.max_concurrency:.1f}",
+        f"{c.headroom:.2f}x",
+        c.tier,
+        f"${c.hourly_usd:,.2f}",
+        f"${c.monthly_usd:,.0f}",
+        f"{c.price.source} {c.price.as_of}",
     ]
 
 
-HEADERS = ("", "cloud", "region", "instance", "GPUs", "TPxPPxnodes", "replicas", "max conc",
-           "headroom", "tier", "$/hour", "$/month", "price")
+HEADERS = (
+    "",
+    "cloud",
+    "region",
+    "instance",
+    "GPUs",
+    "TPxPPxnodes",
+    "replicas",
+    "max conc",
+    "headroom",
+    "tier",
+    "$/hour",
+    "$/month",
+    "price",
+)
 
 
 def render(result: Any, *, markdown: bool = False, top: int = ALTERNATIVES) -> str:
@@ -90,9 +123,11 @@ def render(result: Any, *, markdown: bool = False, top: int = ALTERNATIVES) -> s
     alternatives = [c for c in sel.candidates if id(c) not in shown][:top]
     rows += [_row(c, "alt") for c in alternatives]
     w = result.workload
-    title = (f"{result.arch.model_id} ({result.arch.total_parameters / 1e9:.1f} B), "
-             f"{w.context:,} tokens x {w.concurrency} concurrent, {result.engine.display}, "
-             f"tiers {', '.join(sel.considered_tiers)}")
+    title = (
+        f"{result.arch.model_id} ({result.arch.total_parameters / 1e9:.1f} B), "
+        f"{w.context:,} tokens x {w.concurrency} concurrent, {result.engine.display}, "
+        f"tiers {', '.join(sel.considered_tiers)}"
+    )
     right = {6, 7, 8, 10, 11}
     body = markdown_table(HEADERS, rows, right) if markdown else table(HEADERS, rows, right)
     return f"{title}\n\n{body}" if not markdown else f"**{title}**\n\n{body}"

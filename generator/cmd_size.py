@@ -39,8 +39,9 @@ def _layout(args: argparse.Namespace) -> tuple[int, int] | None:
 
         tp = min(gpus, MAX_GPUS_PER_NODE)
         if gpus % tp:
-            raise UsageError(f"--gpus {gpus}: cannot split into nodes of {MAX_GPUS_PER_NODE}; "
-                             "give --tp and --pp")
+            raise UsageError(
+                f"--gpus {gpus}: cannot split into nodes of {MAX_GPUS_PER_NODE}; give --tp and --pp"
+            )
         return tp, gpus // tp
     tp = tp or 1
     pp = pp or (gpus // tp if gpus else 1)
@@ -70,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
             from llmplan.sizing import suggest
 
-            result = replace(result, suggestions=tuple(suggest(arch, workload, gpu, engine, result)))
+            result = replace(
+                result, suggestions=tuple(suggest(arch, workload, gpu, engine, result))
+            )
     else:
         result = fewest_gpus(arch, workload, gpu, engine)
     if args.format == "json":
@@ -93,8 +96,11 @@ def render(result: object, *, markdown: bool = False) -> str:
     gib = r.to_json()
     rows = [
         ("model", r.model_id),
-        ("parameters", f"{r.parameters:,} ({r.parameters / 1e9:.2f} B; "
-                       f"{r.active_parameters / 1e9:.2f} B active)"),
+        (
+            "parameters",
+            f"{r.parameters:,} ({r.parameters / 1e9:.2f} B; "
+            f"{r.active_parameters / 1e9:.2f} B active)",
+        ),
         ("precision", f"{r.precision.label}, KV cache {r.precision.kv_cache}"),
         ("engine", f"{r.engine} (memory fraction {r.memory_fraction:g})"),
         ("GPUs", f"{r.gpu_count} x {r.gpu} (TP={r.tensor_parallel}, PP={r.pipeline_parallel})"),
@@ -105,8 +111,10 @@ def render(result: object, *, markdown: bool = False) -> str:
         ("KV cache / GPU", f"{gib['kv_cache_gib_per_gpu']} GiB"),
         ("KV bytes / token / GPU", f"{r.kv_bytes_per_token_per_gpu:,}"),
         ("KV cache tokens", f"{r.kv_tokens:,}"),
-        ("max concurrency", f"{r.max_concurrency:.2f} x {r.context:,}-token requests "
-                            f"(asked {r.concurrency})"),
+        (
+            "max concurrency",
+            f"{r.max_concurrency:.2f} x {r.context:,}-token requests (asked {r.concurrency})",
+        ),
         ("fits", "yes" if r.fits else "no: " + "; ".join(r.reasons)),
     ]
     rows += [("would fit", tip) for tip in r.suggestions]

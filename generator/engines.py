@@ -31,6 +31,16 @@ class EngineProfile:
     default_max_seqs: int
     sliding_window_aware: bool
     source: str
+    small_gpu_gib: float = 0.0
+    small_gpu_max_batched_tokens: int = 0
+    small_gpu_max_seqs: int = 0
+    small_batch_gpus: tuple[str, ...] = ()
+
+    def batch_defaults(self, gpu_memory_gib: float, gpu: str = "") -> tuple[int, int]:
+        """(max batched tokens, max sequences) the engine picks by itself on this GPU."""
+        if gpu_memory_gib < self.small_gpu_gib or gpu in self.small_batch_gpus:
+            return self.small_gpu_max_batched_tokens, self.small_gpu_max_seqs
+        return self.default_max_batched_tokens, self.default_max_seqs
 
     def memory_fraction(self, tensor_parallel: int, requested: float | None) -> float:
         if requested is not None:
@@ -62,11 +72,17 @@ def get_engine(name: str) -> EngineProfile:
         display=raw["display"],
         memory_fraction_flag=raw["memory_fraction_flag"],
         default_memory_fraction=float(raw["default_memory_fraction"]),
-        fraction_by_tp=tuple((int(t), float(f)) for t, f in raw.get("default_memory_fraction_by_tp", [])),
+        fraction_by_tp=tuple(
+            (int(t), float(f)) for t, f in raw.get("default_memory_fraction_by_tp", [])
+        ),
         fraction_of=raw["fraction_of"],
         kv_block_tokens=int(raw["kv_block_tokens"]),
         default_max_batched_tokens=int(raw["default_max_batched_tokens"]),
         default_max_seqs=int(raw["default_max_seqs"]),
         sliding_window_aware=bool(raw["sliding_window_aware"]),
         source=raw["source"],
+        small_gpu_gib=float(raw.get("small_gpu_gib", 0.0)),
+        small_gpu_max_batched_tokens=int(raw.get("small_gpu_max_batched_tokens", 0)),
+        small_gpu_max_seqs=int(raw.get("small_gpu_max_seqs", 0)),
+        small_batch_gpus=tuple(raw.get("small_batch_gpus", ())),
     )

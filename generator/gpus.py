@@ -75,7 +75,8 @@ def get_gpu(name: str) -> GpuSpec:
         memory_gb=float(raw["memory_gb"]),
         memory_gib_usable=float(raw["memory_gib_usable"]),
         memory_bandwidth_gbs=float(raw["memory_bandwidth_gbs"]),
-        bf16_dense_tflops=float(raw["bf16_dense_tflops"]),
+        # T4/A10G have no bf16 path worth the name: their fp16 figure is what kernels get.
+        bf16_dense_tflops=opt("bf16_dense_tflops") or opt("fp16_dense_tflops") or 0.0,
         fp8_dense_tflops=opt("fp8_dense_tflops"),
         int8_dense_tops=opt("int8_dense_tops"),
         fp8_supported=bool(raw.get("fp8_supported", False)),

@@ -10,21 +10,27 @@ from typing import Any
 FORMATS = ("table", "json", "markdown")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int] | None = None) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int] | None = None
+) -> str:
     """A fixed-width text table; columns in ``right`` are right-aligned (numbers)."""
     right = right or set()
     cells = [[str(c) for c in headers]] + [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int] | None = None) -> str:
+def markdown_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], right: set[int] | None = None
+) -> str:
     right = right or set()
     head = "| " + " | ".join(headers) + " |"
     align = "|" + "|".join("---:" if i in right else "---" for i in range(len(headers))) + "|"

@@ -27,7 +27,10 @@ class PlanResult:
 
 
 def plan(
-    workload: Workload, *, pricing: str = "snapshot", clouds: tuple[str, ...] = (),
+    workload: Workload,
+    *,
+    pricing: str = "snapshot",
+    clouds: tuple[str, ...] = (),
     require_fit: bool = True,
 ) -> PlanResult:
     arch = load_model(workload.model)
@@ -41,7 +44,10 @@ def plan(
 
 
 def no_fit_message(
-    workload: Workload, arch: ModelArchitecture, engine: EngineProfile, prices: PricedCatalogs,
+    workload: Workload,
+    arch: ModelArchitecture,
+    engine: EngineProfile,
+    prices: PricedCatalogs,
     selection: Selection,
 ) -> str:
     """One line: why nothing fits, and what would."""
@@ -58,9 +64,16 @@ def no_fit_message(
         why = selection.rejected.get(key, why)
     hint = ""
     if biggest is not None:
-        result = fewest_gpus(arch, workload, get_gpu(biggest.gpu), engine,
-                             max_gpus=biggest.gpu_count * workload.max_nodes)
+        result = fewest_gpus(
+            arch,
+            workload,
+            get_gpu(biggest.gpu),
+            engine,
+            max_gpus=biggest.gpu_count * workload.max_nodes,
+        )
         if result.suggestions:
             hint = "; would fit: " + "; or ".join(result.suggestions[:3])
-    return (f"no instance fits {arch.model_id} at context {workload.context:,} x concurrency "
-            f"{workload.concurrency} (tiers {', '.join(selection.considered_tiers)}): {why}{hint}")
+    return (
+        f"no instance fits {arch.model_id} at context {workload.context:,} x concurrency "
+        f"{workload.concurrency} (tiers {', '.join(selection.considered_tiers)}): {why}{hint}"
+    )

@@ -63,8 +63,14 @@ class Candidate:
 
     def sort_key(self) -> tuple[float, float, int, str, str, str]:
         # Cheapest first; at equal price the one with more headroom, then fewer nodes.
-        return (round(self.hourly_usd, 6), -self.headroom, self.nodes,
-                self.offering.instance_type, self.offering.region, self.tier)
+        return (
+            round(self.hourly_usd, 6),
+            -self.headroom,
+            self.nodes,
+            self.offering.instance_type,
+            self.offering.region,
+            self.tier,
+        )
 
     def to_json(self) -> dict[str, Any]:
         o = self.offering
@@ -153,8 +159,10 @@ def _check_regions(catalogs: Sequence[Catalog], regions: Sequence[str]) -> None:
     known = {o.region for c in catalogs for o in c.offerings}
     for region in regions:
         if region not in known:
-            raise UsageError(f"unknown region '{region}'{did_you_mean(region, known)} "
-                             f"for clouds {', '.join(c.cloud for c in catalogs)}")
+            raise UsageError(
+                f"unknown region '{region}'{did_you_mean(region, known)} "
+                f"for clouds {', '.join(c.cloud for c in catalogs)}"
+            )
 
 
 def select(
@@ -203,15 +211,17 @@ def select(
                 continue
             replicas, nodes = _replicas_needed(workload.concurrency, replica, shape)
             if nodes > MAX_TOTAL_NODES:
-                selection.rejected.setdefault(key, f"needs {nodes} nodes for concurrency "
-                                                   f"{workload.concurrency}")
+                selection.rejected.setdefault(
+                    key, f"needs {nodes} nodes for concurrency {workload.concurrency}"
+                )
                 continue
             per_replica = math.ceil(workload.concurrency / replicas)
             final = _with_concurrency(replica, per_replica)
             fitting += 1
             for tier, price in priced:
                 selection.candidates.append(
-                    Candidate(offering, shape, tier, price, final, nodes, replicas))
+                    Candidate(offering, shape, tier, price, final, nodes, replicas)
+                )
         if fitting:
             selection.rejected.pop(key, None)
     selection.candidates.sort(key=Candidate.sort_key)
@@ -233,7 +243,8 @@ def _with_concurrency(result: SizingResult, concurrency: int) -> SizingResult:
 def _memory_ok(result: SizingResult) -> bool:
     # Only memory reasons disqualify here; the concurrency is met with replicas.
     return all("exceeds the model's maximum" not in r for r in result.reasons) and (
-        result.kv_cache_bytes_per_gpu > 0)
+        result.kv_cache_bytes_per_gpu > 0
+    )
 
 
 def _why(result: SizingResult, offering: Offering) -> str:
@@ -259,7 +270,10 @@ def _offerings(catalogs: Iterable[Catalog], workload: Workload) -> Iterable[Offe
 
 
 def _priced_tiers(
-    offering: Offering, tiers: Sequence[str], workload: Workload, rejected: dict[str, str],
+    offering: Offering,
+    tiers: Sequence[str],
+    workload: Workload,
+    rejected: dict[str, str],
     key: str,
 ) -> list[tuple[str, Price]]:
     out = []

@@ -28,18 +28,36 @@ _INT4_BYTES = {
 _GROUP_SIZE = {"awq": 128, "gptq": 128}
 _DEFAULT_METHOD = {"fp8": "fp8", "int8": "w8a8", "int4": "awq"}
 _CHECKPOINT_PRECISION = {
-    "float32": "fp32", "fp32": "fp32", "bfloat16": "bf16", "bf16": "bf16", "float16": "fp16",
-    "fp16": "fp16", "fp8": "fp8", "float8": "fp8", "int8": "int8", "mxfp4": "int4", "int4": "int4",
-    "awq": "int4", "gptq": "int4",
+    "float32": "fp32",
+    "fp32": "fp32",
+    "bfloat16": "bf16",
+    "bf16": "bf16",
+    "float16": "fp16",
+    "fp16": "fp16",
+    "fp8": "fp8",
+    "float8": "fp8",
+    "int8": "int8",
+    "mxfp4": "int4",
+    "int4": "int4",
+    "awq": "int4",
+    "gptq": "int4",
 }
 _CHECKPOINT_METHOD = {"mxfp4": "mxfp4", "awq": "awq", "gptq": "gptq", "fp8": "fp8", "float8": "fp8"}
 
 # Engine overheads outside the weights and the KV cache. Calibrated against vLLM start-up logs
 # (tests/fixtures/vllm_startup); see tests/test_calibration.py for the error they reach.
-CUDA_CONTEXT_BYTES = int(0.40 * GIB)
-NCCL_BYTES_TP = int(0.60 * GIB)
-ACTIVATION_HIDDEN_COPIES = 6
-SAMPLER_BYTES_PER_VOCAB_SEQ = 8  # fp32 logits + fp32 probabilities in the dummy sampler run
+CUDA_CONTEXT_BYTES = int(0.25 * GIB)
+# NCCL plus custom all-reduce buffers per rank once TP >= 2: about 1.9 GiB where vLLM's custom
+# all-reduce runs (NVLink), far less where it is disabled (PCIe without P2P).
+NCCL_BYTES_TP = {"nvlink": int(1.85 * GIB), "pcie": int(0.35 * GIB)}
+# The profiling forward pass: a few hidden-width buffers per token plus the MLP's widest tensor.
+ACTIVATION_HIDDEN_BYTES = 4
+ACTIVATION_FFN_BYTES = 1
+# The dummy sampler run holds fp32 logits, probabilities and sorting buffers for every sequence.
+SAMPLER_BYTES_PER_VOCAB_SEQ = 14
+# vLLM's MXFP4 MoE kernels pad each rank's expert width to 128 and the hidden width to 256.
+MXFP4_INTERMEDIATE_ALIGN = 128
+MXFP4_HIDDEN_ALIGN = 256
 
 MAX_GPUS_PER_NODE = 8
 
@@ -159,8 +177,9 @@ class WeightBytes:
 def weight_bytes(arch: ModelArchitecture, precision: Precision) -> WeightBytes:
     """Bytes of the checkpoint as loaded: quantized layers at their packed size, the rest 16-bit."""
     keep = 4.0 if precision.weights == "fp32" else 2.0
+    # The served weights: DeepSeek's multi-token-prediction module is loaded only for speculation.
     body_params = (
-        arch.total_parameters
+        arch.served_parameters
         - arch.embedding_parameters
         - arch.lm_head_parameters
         - arch.vision_parameters
@@ -182,6 +201,21 @@ def weight_bytes(arch: ModelArchitecture, precision: Precision) -> WeightBytes:
     )
 
 
+def _round_up(value: float, align: int) -> int:
+    return int(math.ceil(value / align) * align)
+
+
+def _mxfp4_padding_bytes(arch: ModelArchitecture, precision: Precision, tp: int) -> float:
+    """Extra bytes the padded MXFP4 expert tensors take over the checkpoint's packed size."""
+    width = round(_moe_width(arch))
+    hidden = arch.hidden_size
+    factor = (_round_up(width / tp, MXFP4_INTERMEDIATE_ALIGN) * tp / width) * (
+        _round_up(hidden, MXFP4_HIDDEN_ALIGN) / hidden
+    )
+    packed = _INT4_BYTES["mxfp4"]
+    return arch.expert_parameters * packed * (factor - 1)
+
+
 def _stage_layers(num_layers: int, pipeline: int) -> int:
     return math.ceil(num_layers / pipeline)
 
@@ -192,6 +226,8 @@ def weights_per_gpu(arch: ModelArchitecture, precision: Precision, tp: int, pp: 
     per_layer = wb.body / arch.num_layers
     layers = _stage_layers(arch.num_layers, pp)
     lm_head = wb.lm_head if wb.lm_head else (wb.embedding if pp > 1 else 0.0)
+    if precision.method == "mxfp4" and arch.is_moe:
+        wb = replace(wb, body=wb.body + _mxfp4_padding_bytes(arch, precision, tp))
     if pp == 1:
         total = wb.total
     else:
@@ -223,7 +259,11 @@ def kv_bytes_per_token_per_gpu(
 
 
 def kv_bytes_per_request_per_gpu(
-    arch: ModelArchitecture, precision: Precision, tp: int, pp: int, context: int,
+    arch: ModelArchitecture,
+    precision: Precision,
+    tp: int,
+    pp: int,
+    context: int,
     engine: EngineProfile,
 ) -> int:
     """KV bytes one full-length request holds on the fullest GPU.
@@ -244,17 +284,16 @@ def activation_bytes_per_gpu(
     arch: ModelArchitecture, tp: int, batched_tokens: int, max_seqs: int
 ) -> int:
     """Peak activation memory of the engine's profiling forward pass on one GPU."""
-    if arch.is_moe:
-        ffn = arch.experts_per_token * _moe_width(arch)
-    else:
-        ffn = _dense_width(arch)
-    per_token = (ACTIVATION_HIDDEN_COPIES * arch.hidden_size + 2 * ffn / tp) * 2
+    ffn = arch.experts_per_token * _moe_width(arch) if arch.is_moe else _dense_width(arch)
+    per_token = ACTIVATION_HIDDEN_BYTES * arch.hidden_size + ACTIVATION_FFN_BYTES * ffn / tp
     sampler = min(max_seqs, batched_tokens) * arch.vocab_size * SAMPLER_BYTES_PER_VOCAB_SEQ
     return int(batched_tokens * per_token + sampler)
 
 
 def _dense_width(arch: ModelArchitecture) -> float:
-    # intermediate width is not in the architecture record; recover it from per-layer params.
+    if arch.intermediate_size:
+        return float(arch.intermediate_size)
+    # Hand-built records may lack the width; recover it from the per-layer parameters.
     attn = arch.hidden_size * arch.head_dim * (2 * arch.num_attention_heads + 2 * arch.num_kv_heads)
     body = arch.total_parameters - arch.embedding_parameters - arch.lm_head_parameters
     body -= arch.vision_parameters
@@ -263,6 +302,8 @@ def _dense_width(arch: ModelArchitecture) -> float:
 
 
 def _moe_width(arch: ModelArchitecture) -> float:
+    if arch.moe_intermediate_size:
+        return float(arch.moe_intermediate_size)
     per_expert = arch.expert_parameters / max(1, arch.num_layers * arch.num_experts)
     return per_expert / (3 * arch.hidden_size)
 
@@ -281,8 +322,7 @@ def parallelism_problems(
     kv = arch.num_kv_heads
     if not arch.is_mla and kv % tp and tp % kv:
         problems.append(
-            f"{kv} KV heads and tensor parallel {tp} are incompatible "
-            "(one must divide the other)"
+            f"{kv} KV heads and tensor parallel {tp} are incompatible (one must divide the other)"
         )
     if pp > arch.num_layers:
         problems.append(f"pipeline parallel {pp} exceeds the model's {arch.num_layers} layers")
@@ -315,9 +355,11 @@ def size_on(
     fraction = engine.memory_fraction(tp, workload.memory_fraction)
     usable = gpu.usable_bytes
     weights = weights_per_gpu(arch, precision, tp, pp)
-    batched = workload.max_batched_tokens or engine.default_max_batched_tokens
-    activation = activation_bytes_per_gpu(arch, tp, batched, engine.default_max_seqs)
-    non_torch = CUDA_CONTEXT_BYTES + (NCCL_BYTES_TP if tp * pp > 1 else 0)
+    default_tokens, max_seqs = engine.batch_defaults(gpu.memory_gib_usable, gpu.name)
+    batched = workload.max_batched_tokens or default_tokens
+    activation = activation_bytes_per_gpu(arch, tp, batched, max_seqs)
+    link = "nvlink" if gpu.interconnect in ("nvlink", "xgmi") else "pcie"
+    non_torch = CUDA_CONTEXT_BYTES + (NCCL_BYTES_TP[link] if tp * pp > 1 else 0)
     if engine.fraction_of == "free":
         budget = usable
         kv_cache = int((usable - weights - activation - non_torch) * fraction)
@@ -337,8 +379,8 @@ def size_on(
     if weights + activation + non_torch > budget:
         reasons.append(
             f"weights ({_gib(weights)} GiB) plus activations and runtime overhead "
-            f"({_gib(activation + non_torch)} GiB) exceed the {_gib(budget)} GiB the engine may use "
-            f"on each {gpu.name} ({fraction:g} x {_gib(usable)} GiB)"
+            f"({_gib(activation + non_torch)} GiB) exceed the {_gib(budget)} GiB the engine may "
+            f"use on each {gpu.name} ({fraction:g} x {_gib(usable)} GiB)"
         )
     elif max_conc < 1:
         reasons.append(
@@ -384,7 +426,10 @@ def size_on(
 
 
 def layouts(gpu_count: int, gpus_per_node: int = MAX_GPUS_PER_NODE) -> list[tuple[int, int]]:
-    """(TP, PP) pairs using exactly ``gpu_count`` GPUs: TP inside a node, PP across, widest TP first."""
+    """(TP, PP) pairs using exactly ``gpu_count`` GPUs: TP inside a node, PP across nodes.
+
+    The widest TP comes first.
+    """
     out = []
     tp = min(gpu_count, gpus_per_node)
     while tp >= 1:
@@ -438,14 +483,23 @@ def suggest(
     current = failed.precision
     trials: list[tuple[str, Workload]] = []
     if current.kv_cache != "fp8":
-        trials.append(("use an fp8 KV cache (--kv-cache-dtype fp8)",
-                       replace(workload, kv_cache_dtype="fp8")))
+        trials.append(
+            ("use an fp8 KV cache (--kv-cache-dtype fp8)", replace(workload, kv_cache_dtype="fp8"))
+        )
     if current.weights in ("fp32", "bf16", "fp16"):
-        trials.append(("quantize the weights to fp8 (--precision fp8)",
-                       replace(workload, precision="fp8", quantization="fp8")))
+        trials.append(
+            (
+                "quantize the weights to fp8 (--precision fp8)",
+                replace(workload, precision="fp8", quantization="fp8"),
+            )
+        )
     if current.weights != "int4":
-        trials.append(("quantize the weights to int4 AWQ (--precision int4 --quantization awq)",
-                       replace(workload, precision="int4", quantization="awq")))
+        trials.append(
+            (
+                "quantize the weights to int4 AWQ (--precision int4 --quantization awq)",
+                replace(workload, precision="int4", quantization="awq"),
+            )
+        )
     for label, trial in trials:
         if size_on(arch, trial, gpu, engine, tp, pp).fits:
             tips.append(f"{label} on the same {failed.gpu_count} x {gpu.name}")
@@ -464,8 +518,11 @@ def suggest(
             continue
         for ttp, tpp in layouts(count):
             if size_on(arch, workload, gpu, engine, ttp, tpp).fits:
-                where = "one node" if count <= MAX_GPUS_PER_NODE else (
-                    f"{math.ceil(count / MAX_GPUS_PER_NODE)} nodes with a fast network")
+                where = (
+                    "one node"
+                    if count <= MAX_GPUS_PER_NODE
+                    else (f"{math.ceil(count / MAX_GPUS_PER_NODE)} nodes with a fast network")
+                )
                 tips.append(f"use {count} x {gpu.name} (TP={ttp}, PP={tpp}) on {where}")
                 break
         else:

@@ -222,7 +222,9 @@ def read_spec_file(path: str) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise UsageError(f"{path}: must be a mapping of workload fields (got {type(data).__name__})")
+        raise UsageError(
+            f"{path}: must be a mapping of workload fields (got {type(data).__name__})"
+        )
     return _validate(path, data)
 
 
@@ -248,7 +250,9 @@ def add_workload_arguments(parser: argparse.ArgumentParser, *, planning: bool = 
     """The flags every spec field has; ``planning`` adds the cloud/tier/load ones."""
     parser.add_argument("spec", nargs="?", help="workload spec YAML file")
     g = parser.add_argument_group("workload")
-    g.add_argument("--model", help="registry id, or a path to a config.json or a folder holding one")
+    g.add_argument(
+        "--model", help="registry id, or a path to a config.json or a folder holding one"
+    )
     g.add_argument("--precision", help="|".join(PRECISIONS))
     g.add_argument("--quantization", help="|".join(QUANTIZATIONS))
     g.add_argument("--kv-cache-dtype", dest="kv_cache_dtype", help="auto|fp8")
@@ -256,7 +260,9 @@ def add_workload_arguments(parser: argparse.ArgumentParser, *, planning: bool = 
     g.add_argument("--concurrency", help="requests in flight")
     g.add_argument("--engine", help="|".join(ENGINES))
     g.add_argument(
-        "--gpu-memory-utilization", "--memory-fraction", dest="memory_fraction",
+        "--gpu-memory-utilization",
+        "--memory-fraction",
+        dest="memory_fraction",
         help="engine memory fraction (engine default when absent)",
     )
     g.add_argument("--max-num-batched-tokens", dest="max_batched_tokens")
@@ -281,11 +287,18 @@ def add_workload_arguments(parser: argparse.ArgumentParser, *, planning: bool = 
 
 
 _NUMERIC_FLAGS = {
-    "context", "concurrency", "max_batched_tokens", "max_nodes", "load.prompt_tokens",
+    "context",
+    "concurrency",
+    "max_batched_tokens",
+    "max_nodes",
+    "load.prompt_tokens",
     "load.output_tokens",
 }
 _FLOAT_FLAGS = {
-    "memory_fraction", "load.requests_per_second", "load.tokens_per_second", "load.ttft_ms",
+    "memory_fraction",
+    "load.requests_per_second",
+    "load.tokens_per_second",
+    "load.ttft_ms",
     "load.tpot_ms",
 }
 

@@ -34,8 +34,10 @@ def validate_document(doc: Mapping[str, Any], cloud: str) -> list[str]:
             problems.append(f"price row for unknown instance type {row.get('instance_type')!r}")
         price = row.get("hourly_usd")
         if not isinstance(price, int | float) or price <= 0:
-            problems.append(f"price row {row.get('instance_type')}/{row.get('region')}: "
-                            f"hourly_usd {price!r} is not a positive number")
+            problems.append(
+                f"price row {row.get('instance_type')}/{row.get('region')}: "
+                f"hourly_usd {price!r} is not a positive number"
+            )
         if row.get("tier") not in TIERS:
             problems.append(f"price row with unknown tier {row.get('tier')!r}")
     return problems
@@ -71,15 +73,22 @@ def machine_prices(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                 gpu = parts.get((region, tier, spec["gpu"]))
                 if not (cpu and ram and gpu):
                     continue
-                total = (spec["vcpus"] * cpu["hourly_usd"] + spec["memory_gib"] * ram["hourly_usd"]
-                         + spec["gpu_count"] * gpu["hourly_usd"])
-                rows.append({
-                    "instance_type": itype, "region": region, "tier": tier,
-                    "hourly_usd": round(total, 6),
-                    "source": gpu["source"],
-                    "as_of": min(cpu["as_of"], ram["as_of"], gpu["as_of"]),
-                    "derived": "vCPU + RAM + GPU parts",
-                })
+                total = (
+                    spec["vcpus"] * cpu["hourly_usd"]
+                    + spec["memory_gib"] * ram["hourly_usd"]
+                    + spec["gpu_count"] * gpu["hourly_usd"]
+                )
+                rows.append(
+                    {
+                        "instance_type": itype,
+                        "region": region,
+                        "tier": tier,
+                        "hourly_usd": round(total, 6),
+                        "source": gpu["source"],
+                        "as_of": min(cpu["as_of"], ram["as_of"], gpu["as_of"]),
+                        "derived": "vCPU + RAM + GPU parts",
+                    }
+                )
     return rows
 
 
@@ -97,25 +106,36 @@ def catalog_from_document(
         if row.get("derived"):
             origin = f"{origin} ({row['derived']})"
         prices[(row["instance_type"], row["region"])][row["tier"]] = Price(
-            hourly_usd=float(row["hourly_usd"]), source=src,
-            as_of=str(row.get("as_of") or doc.get("as_of", "")), origin=origin,
+            hourly_usd=float(row["hourly_usd"]),
+            source=src,
+            as_of=str(row.get("as_of") or doc.get("as_of", "")),
+            origin=origin,
         )
     unpriced: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     for row in doc.get("unpriced", []):
         unpriced[(row["instance_type"], row["region"])][row["tier"]] = row.get("reason", "")
     offerings = []
-    for (itype, region) in sorted(set(prices) | set(unpriced)):
+    for itype, region in sorted(set(prices) | set(unpriced)):
         spec = doc["instance_types"][itype]
-        offerings.append(Offering(
-            cloud=cloud, region=region, instance_type=itype, gpu=spec["gpu"],
-            gpu_count=int(spec["gpu_count"]), gpu_memory_gib=float(spec["gpu_memory_gib"]),
-            vcpus=int(spec["vcpus"]), memory_gib=float(spec["memory_gib"]),
-            interconnect=spec.get("interconnect", "pcie"), fast_network=spec.get("fast_network"),
-            prices=dict(prices.get((itype, region), {})),
-            unpriced=dict(unpriced.get((itype, region), {})),
-        ))
-    return Catalog(cloud=cloud, source=src, as_of=str(doc.get("as_of", "")),
-                   offerings=tuple(offerings))
+        offerings.append(
+            Offering(
+                cloud=cloud,
+                region=region,
+                instance_type=itype,
+                gpu=spec["gpu"],
+                gpu_count=int(spec["gpu_count"]),
+                gpu_memory_gib=float(spec["gpu_memory_gib"]),
+                vcpus=int(spec["vcpus"]),
+                memory_gib=float(spec["memory_gib"]),
+                interconnect=spec.get("interconnect", "pcie"),
+                fast_network=spec.get("fast_network"),
+                prices=dict(prices.get((itype, region), {})),
+                unpriced=dict(unpriced.get((itype, region), {})),
+            )
+        )
+    return Catalog(
+        cloud=cloud, source=src, as_of=str(doc.get("as_of", "")), offerings=tuple(offerings)
+    )
 
 
 class DocumentProvider:

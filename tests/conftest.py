@@ -10,7 +10,9 @@ SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Never read or write the developer's real price cache from tests.
     monkeypatch.setenv("LLMPLAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("LLMPLAN_DEBUG", raising=False)

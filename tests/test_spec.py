@@ -18,7 +18,9 @@ def write(tmp_path: Path, text: str) -> str:
 
 
 def test_spec_file_fields_are_read(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 model: meta-llama/Llama-3.1-8B-Instruct
 precision: fp8
 kv_cache_dtype: fp8
@@ -32,7 +34,8 @@ tiers: [spot, on-demand]
 clouds: [aws]
 regions: [us-east-1]
 load: {rps: 2.5, prompt_tokens: 1000, output_tokens: 300, tpot_ms: 50}
-""")
+""",
+    )
     w = build_workload(read_spec_file(path), {})
     assert w.model == "meta-llama/Llama-3.1-8B-Instruct"
     assert (w.precision, w.kv_cache_dtype, w.engine) == ("fp8", "fp8", "sglang")
@@ -57,10 +60,14 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("model: x\nconcurrency: -3\n",
-         "workload.yaml: concurrency: must be a positive integer (got -3)"),
-        ("model: x\nconcurrency: '8'\n",
-         "workload.yaml: concurrency: must be a positive integer (got '8')"),
+        (
+            "model: x\nconcurrency: -3\n",
+            "workload.yaml: concurrency: must be a positive integer (got -3)",
+        ),
+        (
+            "model: x\nconcurrency: '8'\n",
+            "workload.yaml: concurrency: must be a positive integer (got '8')",
+        ),
         ("model: x\nprecision: fp4\n", "precision: must be one of fp32, bf16"),
         ("model: x\ngpu_memory_utilization: 1.5\n", "must be a number in (0, 1]"),
         ("model: x\ncontxt: 4096\n", "unknown key 'contxt' (did you mean context?)"),
@@ -91,13 +98,19 @@ def test_missing_model() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["size", "--model", "meta-llama/Llama-3.1-8B", "--concurrency", "-3"],
-         "error: --concurrency: must be a positive integer (got -3)"),
-        (["size", "--model", "meta-llama/Llama-3.1-8B", "--context", "lots"],
-         "error: --context: must be an integer (got 'lots')"),
+        (
+            ["size", "--model", "meta-llama/Llama-3.1-8B", "--concurrency", "-3"],
+            "error: --concurrency: must be a positive integer (got -3)",
+        ),
+        (
+            ["size", "--model", "meta-llama/Llama-3.1-8B", "--context", "lots"],
+            "error: --context: must be an integer (got 'lots')",
+        ),
         (["size", "missing.yaml"], "error: missing.yaml: no such file"),
-        (["size", "--model", "meta-llama/Llama-3.1-8B", "--engine", "vlm"],
-         "error: --engine: must be one of vllm, sglang, tgi, trtllm (got 'vlm')"),
+        (
+            ["size", "--model", "meta-llama/Llama-3.1-8B", "--engine", "vlm"],
+            "error: --engine: must be one of vllm, sglang, tgi, trtllm (got 'vlm')",
+        ),
         (["sise"], "error: llmplan: argument COMMAND: invalid choice"),
     ],
 )
