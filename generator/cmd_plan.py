@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     for line in result.prices.notes:
         note(line)
     sel = result.selection
+    why = load_explanation(result)
+    if why and args.format != "json":
+        note(why)
     if args.format == "json":
         emit_json(to_json(result))
         return 0
@@ -69,12 +72,51 @@ def to_json(result: Any) -> dict[str, Any]:
             "engine": result.engine.name,
             "workload": result.workload.workload,
             "tiers": list(sel.considered_tiers),
+            "objective": sel.objective,
+            "prompt_tokens": sel.prompt_tokens,
+            "output_tokens": sel.output_tokens,
+            "required_output_tokens_per_s": sel.required_tokens_per_s,
+            "load": _load_json(result.workload),
         },
+        "explanation": load_explanation(result),
         "prices": result.prices.summary(),
         "candidates": [c.to_json() for c in sel.candidates],
         "best": {cloud: c.to_json() for cloud, c in sel.best_per_cloud().items()},
         "rejected": dict(sorted(sel.rejected.items())),
     }
+
+
+def _load_json(workload: Any) -> dict[str, Any] | None:
+    from dataclasses import asdict
+
+    load = workload.load
+    return asdict(load) if load.is_set else None
+
+
+def load_explanation(result: Any) -> str | None:
+    """Why the best plan has its replica count, in one line (None without a load)."""
+    sel = result.selection
+    if sel.required_tokens_per_s is None or not sel.candidates:
+        return None
+    best = sel.candidates[0]
+    s = best.speed
+    if s is None:
+        return None
+    target = result.workload.load.tpot_ms
+    within = f" within {target:g} ms TPOT" if target is not None else ""
+    why = (
+        f"needs {sel.required_tokens_per_s:,.0f} output tok/s; each replica of "
+        f"{best.offering.instance_type} gives {s.output_tokens_per_s:,.0f} at batch {s.batch}"
+        f"{within} (TPOT {s.tpot_ms:.1f} ms, TTFT {s.ttft_ms:.0f} ms) -> "
+        f"{best.replicas_for_load} replicas"
+    )
+    if best.replicas != best.replicas_for_load:
+        why += f", {best.replicas} with whole nodes and the concurrency"
+    return why + f" on {best.nodes} node{'s' if best.nodes != 1 else ''}"
+
+
+def _money(value: float) -> str:
+    return f"${value:,.3f}" if value != float("inf") else "-"
 
 
 def _row(c: Any, label: str) -> list[object]:
@@ -89,6 +131,9 @@ def _row(c: Any, label: str) -> list[object]:
         c.replicas,
         f"{c.max_concurrency:.1f}",
         f"{c.headroom:.2f}x",
+        f"{c.tokens_per_second:,.0f}",
+        f"{c.speed.tpot_ms:.1f} ms" if c.speed else "-",
+        _money(c.usd_per_million_tokens),
         c.tier,
         f"${c.hourly_usd:,.2f}",
         f"${c.monthly_usd:,.0f}",
@@ -106,6 +151,9 @@ HEADERS = (
     "replicas",
     "max conc",
     "headroom",
+    "tok/s/replica",
+    "TPOT",
+    "$/Mtok",
     "tier",
     "$/hour",
     "$/month",
@@ -118,7 +166,8 @@ def render(result: Any, *, markdown: bool = False, top: int = ALTERNATIVES) -> s
 
     sel = result.selection
     best = sel.best_per_cloud_and_tier()
-    rows = [_row(c, "best") for c in sorted(best.values(), key=lambda c: c.sort_key())]
+    order = sel.candidates.index
+    rows = [_row(c, "best") for c in sorted(best.values(), key=order)]
     shown = {id(c) for c in best.values()}
     alternatives = [c for c in sel.candidates if id(c) not in shown][:top]
     rows += [_row(c, "alt") for c in alternatives]
@@ -126,11 +175,16 @@ def render(result: Any, *, markdown: bool = False, top: int = ALTERNATIVES) -> s
     title = (
         f"{result.arch.model_id} ({result.arch.total_parameters / 1e9:.1f} B), "
         f"{w.context:,} tokens x {w.concurrency} concurrent, {result.engine.display}, "
-        f"tiers {', '.join(sel.considered_tiers)}"
+        f"tiers {', '.join(sel.considered_tiers)}, {_lengths(sel)}, objective {sel.objective}"
     )
-    right = {6, 7, 8, 10, 11}
+    right = {6, 7, 8, 9, 10, 11, 13, 14}
     body = markdown_table(HEADERS, rows, right) if markdown else table(HEADERS, rows, right)
     return f"{title}\n\n{body}" if not markdown else f"**{title}**\n\n{body}"
+
+
+def _lengths(sel: Any) -> str:
+    # Speeds assume these lengths: the load's, else 3/4 and 1/4 of the context.
+    return f"{sel.prompt_tokens:,} prompt + {sel.output_tokens:,} output tokens"
 
 
 def render_rejections(rejected: dict[str, str], *, markdown: bool = False) -> str:

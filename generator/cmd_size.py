@@ -12,8 +12,8 @@ from llmplan.spec import add_workload_arguments, workload_from_args
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_workload_arguments(parser, planning=False)
     hw = parser.add_argument_group("hardware")
-    hw.add_argument("--gpu", default="H100-80GB", help="GPU type (default H100-80GB)")
-    hw.add_argument("--gpus", type=_count, help="GPUs per replica (default: fewest that fit)")
+    hw.add_argument("--gpu", dest="gpu_type", default="H100-80GB", help="GPU type (default H100-80GB)")
+    hw.add_argument("--gpus", dest="gpu_count", type=_count, help="GPUs per replica (default: fewest that fit)")
     hw.add_argument("--tp", type=_count, help="tensor parallel size")
     hw.add_argument("--pp", type=_count, help="pipeline parallel size")
     parser.add_argument("--format", choices=FORMATS, default="table")
@@ -30,7 +30,7 @@ def _count(text: str) -> int:
 
 
 def _layout(args: argparse.Namespace) -> tuple[int, int] | None:
-    gpus, tp, pp = args.gpus, args.tp, args.pp
+    gpus, tp, pp = args.gpu_count, args.tp, args.pp
     if gpus is None and tp is None and pp is None:
         return None
     if tp is None and pp is None:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     workload = workload_from_args(args)
     arch = load_model(workload.model)
-    gpu = get_gpu(args.gpu)
+    gpu = get_gpu(args.gpu_type)
     engine = get_engine(workload.engine)
     layout = _layout(args)
     if layout is not None:

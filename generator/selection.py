@@ -15,8 +15,15 @@ from llmplan.engines import EngineProfile
 from llmplan.errors import UsageError, did_you_mean
 from llmplan.gpus import GpuSpec, canonical_gpu_name, get_gpu
 from llmplan.providers.base import HOURS_PER_MONTH, Catalog, Offering, Price
-from llmplan.sizing import SizingResult, parallelism_problems, resolve_precision, size_on
+from llmplan.sizing import (
+    Precision,
+    SizingResult,
+    parallelism_problems,
+    resolve_precision,
+    size_on,
+)
 from llmplan.spec import Workload
+from llmplan.throughput import ReplicaShape, Speed, best_batch, speed
 
 MAX_TOTAL_NODES = 64
 
@@ -40,6 +47,22 @@ class Candidate:
     sizing: SizingResult
     nodes: int
     replicas: int
+    # Speed of one replica at its batch (None only for callers that build candidates by hand).
+    speed: Speed | None = None
+    # Replicas the target load alone needs (None without a load).
+    replicas_for_load: int | None = None
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Output tokens/s of one replica at its batch."""
+        return self.speed.output_tokens_per_s if self.speed else 0.0
+
+    @property
+    def usd_per_million_tokens(self) -> float:
+        """$ per million output tokens at this tier, every replica busy at its batch."""
+        if self.speed is None:
+            return math.inf
+        return self.speed.usd_per_million_tokens(self.hourly_usd / self.replicas)
 
     @property
     def hourly_usd(self) -> float:
@@ -72,6 +95,15 @@ class Candidate:
             self.tier,
         )
 
+    def rank_key(self, objective: str = "cost") -> tuple[float, ...] | tuple[object, ...]:
+        """Order for ``--objective``: total $/hour, TPOT, or $ per million output tokens."""
+        if objective == "latency":
+            tpot = self.speed.tpot_ms if self.speed else math.inf
+            return (round(tpot, 6), *self.sort_key())
+        if objective == "cost-per-token":
+            return (round(self.usd_per_million_tokens, 6), *self.sort_key())
+        return self.sort_key()
+
     def to_json(self) -> dict[str, Any]:
         o = self.offering
         return {
@@ -91,11 +123,26 @@ class Candidate:
             "max_concurrency": round(self.max_concurrency, 2),
             "headroom": round(self.headroom, 3),
             "kv_tokens_per_replica": self.sizing.kv_tokens,
+            "replicas_for_load": self.replicas_for_load,
+            **self._speed_json(),
             "weights_gib_per_gpu": round(self.sizing.weights_bytes_per_gpu / 1024**3, 2),
             "fast_network": o.fast_network,
             "price_source": self.price.source,
             "price_as_of": self.price.as_of,
             "price_origin": self.price.origin,
+        }
+
+    def _speed_json(self) -> dict[str, Any]:
+        s = self.speed
+        if s is None:
+            return {}
+        usd = self.usd_per_million_tokens
+        return {
+            "batch_per_replica": s.batch,
+            "tokens_per_second": round(s.output_tokens_per_s, 1),
+            "tpot_ms": round(s.tpot_ms, 2),
+            "ttft_ms": round(s.ttft_ms, 1),
+            "usd_per_million_tokens": round(usd, 4) if math.isfinite(usd) else None,
         }
 
 
@@ -104,6 +151,11 @@ class Selection:
     candidates: list[Candidate]
     rejected: dict[str, str] = field(default_factory=dict)
     considered_tiers: tuple[str, ...] = ()
+    objective: str = "cost"
+    # Output tokens/s the load asks for (None without a load), and the lengths speeds assume.
+    required_tokens_per_s: float | None = None
+    prompt_tokens: int = 0
+    output_tokens: int = 0
 
     def best_per_cloud(self) -> dict[str, Candidate]:
         best: dict[str, Candidate] = {}
@@ -180,7 +232,17 @@ def select(
     specs: dict[str, GpuSpec | None] = {}
     sized: dict[tuple[str, int, int], SizingResult] = {}
     base = _single_request(workload)
-    selection = Selection(candidates=[], considered_tiers=considered)
+    prompt, output = request_lengths(workload)
+    selection = Selection(
+        candidates=[],
+        considered_tiers=considered,
+        objective=workload.objective,
+        required_tokens_per_s=required_tokens_per_s(workload),
+        prompt_tokens=prompt,
+        output_tokens=output,
+    )
+    perf = _Perf(arch, precision, engine, workload, prompt, output)
+    latency_rejected: set[str] = set()
 
     for offering in _offerings(catalogs, workload):
         key = f"{offering.cloud}:{offering.instance_type}"
@@ -210,22 +272,156 @@ def select(
                 selection.rejected.setdefault(key, _why(replica, offering))
                 continue
             replicas, nodes = _replicas_needed(workload.concurrency, replica, shape)
+            fast, load_replicas, problem = perf.replica_speed(spec, shape, replica, replicas)
+            if problem:
+                # A shape that holds the model but misses a latency target says more than the
+                # smaller shapes' memory failures: it replaces them (the first one is kept).
+                if key not in latency_rejected:
+                    latency_rejected.add(key)
+                    selection.rejected[key] = f"{offering.gpu_count} x {offering.gpu}: {problem}"
+                continue
+            if load_replicas is not None and load_replicas > replicas:
+                replicas, nodes = _whole_nodes(load_replicas, shape)
             if nodes > MAX_TOTAL_NODES:
-                selection.rejected.setdefault(
-                    key, f"needs {nodes} nodes for concurrency {workload.concurrency}"
-                )
+                selection.rejected.setdefault(key, _too_many_nodes(nodes, workload))
                 continue
             per_replica = math.ceil(workload.concurrency / replicas)
             final = _with_concurrency(replica, per_replica)
+            if not workload.load.is_set:
+                # Without a load the batch is the concurrency each replica is asked to hold.
+                fast = perf.at_batch(spec, shape, per_replica)
             fitting += 1
             for tier, price in priced:
                 selection.candidates.append(
-                    Candidate(offering, shape, tier, price, final, nodes, replicas)
+                    Candidate(
+                        offering, shape, tier, price, final, nodes, replicas, fast, load_replicas
+                    )
                 )
         if fitting:
             selection.rejected.pop(key, None)
-    selection.candidates.sort(key=Candidate.sort_key)
+    selection.candidates = _single_node_first(selection.candidates, selection.rejected)
+    selection.candidates.sort(key=lambda c: c.rank_key(workload.objective))
     return selection
+
+
+def _single_node_first(candidates: list[Candidate], rejected: dict[str, str]) -> list[Candidate]:
+    """Keep replicas that span nodes only for clouds where no single node holds one.
+
+    Pipeline stages over the network cost latency and failure modes that a cheaper hourly rate
+    rarely pays for; they are the answer only when the model fits no single machine.
+    """
+    single = {c.offering.cloud for c in candidates if c.shape.nodes_per_replica == 1}
+    kept = []
+    for c in candidates:
+        if c.shape.nodes_per_replica > 1 and c.offering.cloud in single:
+            key = f"{c.offering.cloud}:{c.offering.instance_type}"
+            if not any(k.offering.instance_type == c.offering.instance_type
+                       and k.offering.cloud == c.offering.cloud for k in kept):
+                rejected.setdefault(key, "a replica would span nodes, and a single node fits "
+                                         "elsewhere on this cloud")
+            continue
+        kept.append(c)
+    return kept
+
+
+def request_lengths(workload: Workload) -> tuple[int, int]:
+    """Prompt and output tokens per request: the load's, else 3/4 and 1/4 of the context."""
+    load = workload.load
+    prompt = load.prompt_tokens or max(1, workload.context * 3 // 4)
+    output = load.output_tokens or max(1, workload.context // 4)
+    return prompt, output
+
+
+def required_tokens_per_s(workload: Workload) -> float | None:
+    """Output tokens/s the load asks for: tokens/s as given, else requests/s x output tokens."""
+    load = workload.load
+    if load.tokens_per_second is not None:
+        return load.tokens_per_second
+    if load.requests_per_second is not None:
+        return load.requests_per_second * request_lengths(workload)[1]
+    return None
+
+
+class _Perf:
+    """Roofline speeds of one replica shape, cached per (GPU, TP, PP, nodes) across offerings."""
+
+    def __init__(
+        self,
+        arch: ModelArchitecture,
+        precision: Precision,
+        engine: EngineProfile,
+        workload: Workload,
+        prompt: int,
+        output: int,
+    ) -> None:
+        self.arch, self.precision, self.engine, self.workload = arch, precision, engine, workload
+        self.prompt, self.output = prompt, output
+        self._best: dict[tuple[str, int, int, int], tuple[Speed | None, int | None, str]] = {}
+        self._at: dict[tuple[str, int, int, int, int], Speed] = {}
+
+    def at_batch(self, gpu: GpuSpec, shape: Shape, batch: int) -> Speed:
+        key = (gpu.name, shape.tensor_parallel, shape.pipeline_parallel, shape.nodes_per_replica)
+        if (*key, batch) not in self._at:
+            self._at[(*key, batch)] = speed(
+                self.arch, gpu, self.precision, _roof(shape), batch, self.prompt, self.output
+            )
+        return self._at[(*key, batch)]
+
+    def replica_speed(
+        self, gpu: GpuSpec, shape: Shape, replica: SizingResult, replicas: int
+    ) -> tuple[Speed | None, int | None, str]:
+        """With a load: (speed at the best batch, replicas the load needs, rejection reason)."""
+        if not self.workload.load.is_set:
+            return None, None, ""
+        key = (gpu.name, shape.tensor_parallel, shape.pipeline_parallel, shape.nodes_per_replica)
+        if key not in self._best:
+            self._best[key] = self._for_load(gpu, shape, replica)
+        return self._best[key]
+
+    def _for_load(
+        self, gpu: GpuSpec, shape: Shape, replica: SizingResult
+    ) -> tuple[Speed | None, int | None, str]:
+        load = self.workload.load
+        _, max_seqs = self.engine.batch_defaults(gpu.memory_gib_usable, gpu.name)
+        max_batch = max(1, min(int(replica.max_concurrency), max_seqs))
+        fast = best_batch(
+            self.arch, gpu, self.precision, _roof(shape), max_batch,
+            self.prompt, self.output, load.tpot_ms,
+        )  # fmt: skip
+        if fast is None:
+            single = self.at_batch(gpu, shape, 1)
+            return (
+                None,
+                None,
+                (f"TPOT {single.tpot_ms:.1f} ms at batch 1 misses the {load.tpot_ms:g} ms target"),
+            )
+        if load.ttft_ms is not None and fast.ttft_ms > load.ttft_ms:
+            return (
+                None,
+                None,
+                (
+                    f"TTFT {fast.ttft_ms:.0f} ms for a {self.prompt:,}-token prompt misses the "
+                    f"{load.ttft_ms:g} ms target"
+                ),
+            )
+        required = required_tokens_per_s(self.workload) or 0.0
+        needed = max(1, math.ceil(required / fast.output_tokens_per_s - 1e-9))
+        return fast, needed, ""
+
+
+def _roof(shape: Shape) -> ReplicaShape:
+    return ReplicaShape(shape.tensor_parallel, shape.pipeline_parallel, shape.nodes_per_replica)
+
+
+def _whole_nodes(replicas: int, shape: Shape) -> tuple[int, int]:
+    groups = math.ceil(replicas / shape.replicas_per_node)
+    return groups * shape.replicas_per_node, groups * shape.nodes_per_replica
+
+
+def _too_many_nodes(nodes: int, workload: Workload) -> str:
+    if workload.load.is_set:
+        return f"needs {nodes} nodes for the target load (more than {MAX_TOTAL_NODES})"
+    return f"needs {nodes} nodes for concurrency {workload.concurrency}"
 
 
 def _single_request(workload: Workload) -> Workload:
@@ -255,9 +451,7 @@ def _why(result: SizingResult, offering: Offering) -> str:
 def _replicas_needed(concurrency: int, replica: SizingResult, shape: Shape) -> tuple[int, int]:
     """Replicas to hold ``concurrency`` requests, rounded up to whole nodes; and those nodes."""
     replicas = max(1, math.ceil(concurrency / replica.max_concurrency - 1e-9))
-    groups = math.ceil(replicas / shape.replicas_per_node)
-    nodes = groups * shape.nodes_per_replica
-    return groups * shape.replicas_per_node, nodes
+    return _whole_nodes(replicas, shape)
 
 
 def _offerings(catalogs: Iterable[Catalog], workload: Workload) -> Iterable[Offering]:

@@ -64,6 +64,12 @@ CATALOG = Catalog(
 
 
 def brute_force(arch, workload, tier):  # type: ignore[no-untyped-def]
+    """The cheapest single-node plan; only when none fits, the cheapest multi-node one."""
+    single = _brute_force(arch, workload, tier, multi_node=False)
+    return single if single != math.inf else _brute_force(arch, workload, tier, multi_node=True)
+
+
+def _brute_force(arch, workload, tier, multi_node):  # type: ignore[no-untyped-def]
     """Every (offering, TP, PP, nodes, replicas) written out the long way; the cheapest that fits."""
     engine = get_engine(workload.engine)
     precision = resolve_precision(arch, workload)
@@ -82,7 +88,7 @@ def brute_force(arch, workload, tier):  # type: ignore[no-untyped-def]
                     if g % gpus:
                         continue
                     per_node, nodes_per_replica = g // gpus, 1
-                elif tp == g and o.fast_network and pp <= workload.max_nodes:
+                elif multi_node and tp == g and o.fast_network and pp <= workload.max_nodes:
                     per_node, nodes_per_replica = 1, pp
                 else:
                     continue
