@@ -1,9 +1,9 @@
 """The serving engine's launch from a plan: container image, flags, and the shell lines that run it.
 
-Pure: a :class:`LaunchSpec` (what the plan decided) becomes a :class:`Launch` (argument lists per node
-role). Arguments stay lists until :func:`shell_line` quotes them with ``shlex.quote``, so a hostile
-model name can never become shell syntax. Values only known on the machine at boot (the head node's
-address, this node's rank) are :class:`ShellVar` references, rendered as ``"$NAME"``.
+Pure: a :class:`LaunchSpec` (what the plan decided) becomes a :class:`Launch` (argument lists per
+node role). Arguments stay lists until :func:`shell_line` quotes them with ``shlex.quote``, so a
+hostile model name can never become shell syntax. Values only known on the machine at boot (the head
+node's address, this node's rank) are :class:`ShellVar` references, rendered as ``"$NAME"``.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ def _tgi(spec: LaunchSpec, image: str) -> Launch:
             args += [key, value]
         name = CONTAINER_NAME if i == 0 else f"{CONTAINER_NAME}-{i}"
         containers.append(Container(name, port + i, gpus, tuple(args)))
-    notes = ()
+    notes: tuple[str, ...] = ()
     if len(containers) > 1:
         notes = (f"TGI has no data parallelism: {len(containers)} containers on ports "
                  f"{port}-{port + len(containers) - 1}, one per GPU set",)
@@ -285,7 +285,7 @@ def _trtllm(spec: LaunchSpec, image: str) -> Launch:
             args += [key, value]
         name = CONTAINER_NAME if i == 0 else f"{CONTAINER_NAME}-{i}"
         containers.append(Container(name, port + i, gpus, tuple(args)))
-    notes = ()
+    notes: tuple[str, ...] = ()
     if len(containers) > 1:
         notes = (f"{len(containers)} trtllm-serve containers on ports "
                  f"{port}-{port + len(containers) - 1}, one per GPU set",)

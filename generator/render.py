@@ -194,8 +194,17 @@ def environment() -> jinja2.Environment:
         "tpl": template_escape,
         "label": gcp_label,
         "num": _number,
+        "hcl_map": hcl_map,
     })
     return env
+
+
+def hcl_map(values: Mapping[str, object], indent: int = 2) -> str:
+    """An HCL object literal with quoted keys, ``=`` aligned the way ``terraform fmt`` does."""
+    pad = " " * indent
+    width = max((len(hcl_string(k)) for k in values), default=0)
+    lines = [f"{pad}  {hcl_string(k).ljust(width)} = {hcl_string(v)}" for k, v in values.items()]
+    return "{\n" + "\n".join(lines) + "\n" + pad + "}"
 
 
 def _number(value: float, digits: int = 4) -> str:
@@ -227,8 +236,11 @@ def boot_expression(mode: Mode, role_vars: BootVars, body: Callable[[BootVars], 
 def render_boot(d: Deployment, refs: Mapping[str, str]) -> str:
     """The boot script as Terraform template text; ``refs`` maps each variable to an expression."""
     words = {k: sh_from_tf(v) for k, v in refs.items()}
-    return environment().get_template("common/boot.sh.j2").render(
-        d=d, launch=d.launch, tf=words, docker=_docker_lines(d),
+    # The node rank is a number Terraform computes (count.index): no quoting needed or possible.
+    rank = "'${" + refs["node_rank"] + "}'"
+    template = environment().get_template("common/boot.sh.j2")
+    return template.render(
+        d=d, launch=d.launch, tf=words, rank=rank, docker=_docker_lines(d),
         extra=[k for k in refs if k not in BASE_BOOT_VARS],
     )
 
