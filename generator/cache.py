@@ -7,6 +7,7 @@ that fails any check is ignored with one warning line, never used half-read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -154,10 +155,19 @@ def _warn(warn: Callable[[str], None] | None, message: str) -> None:
         warn(message)
 
 
-def _merge(new: dict[str, Any], old: Mapping[str, Any], fetched_now: set[str]) -> None:
-    """Keep the regions an earlier refresh fetched and this one did not (rows carry their dates)."""
+def _merge(new: dict[str, Any], old: Mapping[str, Any], fetched_now: set[str],
+           types: set[str] | None) -> None:
+    """Keep what an earlier refresh fetched and this one did not (rows carry their own dates):
+    other regions, and with ``types`` (a refresh of some instance types) the other types."""
+
+    def replaced(row: Mapping[str, Any]) -> bool:
+        if row.get("region") not in fetched_now:
+            return False
+        # Parts rows (GCP components) have no instance type: a partial refresh keeps them.
+        return types is None or row.get("instance_type") in types
+
     for key in ("prices", "unpriced", "components"):
-        kept = [r for r in old.get(key, []) if r.get("region") not in fetched_now]
+        kept = [r for r in old.get(key, []) if not replaced(r)]
         if kept or key in new:
             new[key] = kept + list(new.get(key, []))
     for key in ("regions", "sources", "instance_types"):
@@ -167,8 +177,13 @@ def _merge(new: dict[str, Any], old: Mapping[str, Any], fetched_now: set[str]) -
 
 
 def write_cache(cloud: str, document: Mapping[str, Any], fetched_at: datetime,
-                regions: Iterable[str], warn: Callable[[str], None] | None = None) -> Path:
-    """Store a complete live document, merged with other regions already cached; atomic."""
+                regions: Iterable[str], warn: Callable[[str], None] | None = None,
+                instance_types: Iterable[str] | None = None) -> Path:
+    """Store a complete live document, merged with what is already cached; atomic.
+
+    ``instance_types`` names the types a partial refresh fetched (None: all of them).
+    """
+    types = set(instance_types) if instance_types else None
     doc = {k: v for k, v in document.items() if k != _CACHE_KEY}
     doc = json.loads(json.dumps(doc))  # a deep copy that is also known to serialise
     fresh_regions = set(regions) | {r["region"] for r in doc.get("prices", [])}
@@ -176,10 +191,12 @@ def write_cache(cloud: str, document: Mapping[str, Any], fetched_at: datetime,
                for r in sorted(fresh_regions)}
     old = read_cache(cloud, warn)
     if old is not None:
-        _merge(doc, old.document, fresh_regions)
+        _merge(doc, old.document, fresh_regions, types)
         for region, moment in old.fetched.items():
-            if region not in fresh_regions:
-                fetched[region] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if region not in fresh_regions or types is not None:
+                # With only some types refreshed, a region is as old as its oldest rows.
+                fetched[region] = min(fetched.get(region, "~"),
+                                      moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
     doc["source"] = "cache"
     doc["as_of"] = min(fetched.values())
     doc[_CACHE_KEY] = {"complete": True, "fetched": dict(sorted(fetched.items())),
@@ -197,9 +214,7 @@ def write_cache(cloud: str, document: Mapping[str, Any], fetched_at: datetime,
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return path

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import statistics
+import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,7 @@ RESERVED_TERMS = {"1yr": ("reserved-1y", 1), "3yr": ("reserved-3y", 3)}
 PURCHASE_OPTIONS = ("No Upfront", "Partial Upfront", "All Upfront")
 SPOT_PRODUCT = "Linux/UNIX"
 WORKERS = 6
+_Row = tuple[str, float, dict[str, str]]  # tier, hourly USD, extra row fields
 
 
 def product_filters(instance_type: str, region: str) -> list[dict[str, str]]:
@@ -147,7 +149,9 @@ def reserved_rates(product: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
     return rates
 
 
-def spot_figures(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, int, float, float]]:
+def spot_figures(
+    records: Sequence[Mapping[str, Any]],
+) -> dict[str, tuple[float, int, float, float]]:
     """Instance type -> (upper median of the latest price per AZ, AZs, min, max)."""
     latest: dict[tuple[str, str], tuple[Any, float]] = {}
     for rec in records:
@@ -168,7 +172,9 @@ def spot_figures(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float,
     return {t: (statistics.median_high(p), len(p), min(p), max(p)) for t, p in per_type.items()}
 
 
-def spec_from_info(info: Mapping[str, Any], known: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def spec_from_info(
+    info: Mapping[str, Any], known: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
     """Catalog specs from one ``InstanceTypeInfo``; curated fields of ``known`` are kept."""
     from llmplan.gpus import canonical_gpu_name, get_gpu
 
@@ -211,15 +217,18 @@ def _sdk() -> tuple[Any, Any, Any]:
         import boto3
         import botocore.config
         import botocore.exceptions
+        import botocore.parsers
     except ImportError as exc:
         raise PricingError("aws live pricing needs boto3: pip install 'llmplan[aws]'") from exc
-    return boto3, botocore.config, botocore.exceptions
+    return boto3, botocore.config, botocore
 
 
 class _Fetch:
     def __init__(self, regions: Sequence[str], instance_types: Sequence[str],
                  progress: Progress | None, base: Mapping[str, Any], budget: Budget) -> None:
-        boto3, config_mod, self.errors = _sdk()
+        boto3, config_mod, botocore = _sdk()
+        self.errors = botocore.exceptions
+        self.parser_error = botocore.parsers.ResponseParserError
         self.base = base
         self.budget = budget
         self.progress = progress
@@ -237,28 +246,32 @@ class _Fetch:
             connect_timeout=budget.connect_timeout, read_timeout=budget.read_timeout,
             # botocore's standard mode retries throttling, 5xx and connection errors with
             # exponential backoff; our own loop only adds malformed bodies on top.
-            retries={"mode": "standard", "max_attempts": budget.attempts},
+            retries={"mode": "standard", "total_max_attempts": budget.attempts},
             max_pool_connections=WORKERS * 2, user_agent_extra="llmplan",
         )
         self.fetched_at = now_utc()
         self.day = self.fetched_at.date().isoformat()
         self.done = 0
         self.total = 0
+        self.lock = threading.Lock()
 
     # -- error plumbing -------------------------------------------------------------------
     def _transient(self, exc: BaseException) -> bool:
         # Throttling and 5xx were already retried by botocore; what is left worth another go is
         # a body that did not parse (truncated or garbled).
-        return isinstance(exc, self.errors.ResponseParserError | _Malformed)
+        return isinstance(exc, self.parser_error | _Malformed)
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, self.errors.NoCredentialsError | self.errors.PartialCredentialsError):
             return f"no usable AWS credentials ({exc})"
         if isinstance(exc, self.errors.ClientError):
             err = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            return f"{err.get('Code', 'error')} (HTTP {status}): {err.get('Message', '')}".strip()
-        if isinstance(exc, self.errors.ResponseParserError | _Malformed):
+            meta = exc.response.get("ResponseMetadata", {})
+            tries = int(meta.get("RetryAttempts", 0)) + 1
+            after = f" after {tries} attempts" if tries > 1 else ""
+            return (f"{err.get('Code', 'error')} (HTTP {meta.get('HTTPStatusCode')}){after}: "
+                    f"{err.get('Message', '')}").strip()
+        if isinstance(exc, self.parser_error | _Malformed):
             return f"malformed response: {str(exc).splitlines()[0][:160]}"
         return f"{type(exc).__name__}: {exc}"
 
@@ -272,9 +285,11 @@ class _Fetch:
             raise
 
     def _tick(self, label: str) -> None:
-        self.done += 1
+        with self.lock:  # called from the pricing worker threads
+            self.done += 1
+            done = self.done
         if self.progress is not None:
-            self.progress(label, self.done, self.total)
+            self.progress(label, done, self.total)
 
     # -- the three APIs -------------------------------------------------------------------
     def instance_types(self, ec2: Any, region: str) -> dict[str, Mapping[str, Any]]:
@@ -366,7 +381,7 @@ class _Fetch:
         self.total += len(jobs)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             results = list(pool.map(lambda job: self._price(pricing, job), jobs))
-        for (itype, region), (rows, unpriced) in zip(jobs, results):
+        for (itype, region), (rows, unpriced) in zip(jobs, results, strict=True):
             doc["prices"] += [price_row(itype, region, tier, rate, src_price, self.day, **extra)
                               for tier, rate, extra in rows]
             doc["unpriced"] += [unpriced_row(itype, region, "on-demand", why) for why in unpriced]
@@ -383,14 +398,13 @@ class _Fetch:
         require_complete("aws", doc)
         return doc
 
-    def _price(self, pricing: Any, job: tuple[str, str]) -> tuple[list[tuple[str, float, dict[str, str]]],
-                                                                  list[str]]:
+    def _price(self, pricing: Any, job: tuple[str, str]) -> tuple[list[_Row], list[str]]:
         itype, region = job
         product, why = choose_product(self.products(pricing, itype, region), itype, region)
         self._tick(f"aws {itype} {region}")
         if product is None:
             return [], [why]
-        rows: list[tuple[str, float, dict[str, str]]] = []
+        rows: list[_Row] = []
         rate = on_demand_rate(product)
         unpriced = [] if rate else ["the AWS Price List shows $0.00 or no hourly rate"]
         if rate:
@@ -434,3 +448,21 @@ def credentials_configured() -> bool:
 def endpoint() -> str:
     return (os.environ.get("AWS_ENDPOINT_URL_PRICING") or os.environ.get("AWS_ENDPOINT_URL")
             or f"https://api.pricing.{pricing_region()}.amazonaws.com")
+
+
+def auto_status() -> str | None:
+    """None when ``--pricing auto`` may fetch live; else why not (no SDK import, no network)."""
+    if not _installed("boto3"):
+        return "boto3 is not installed (pip install 'llmplan[aws]')"
+    if not credentials_configured():
+        return "no AWS credentials configured (environment or ~/.aws)"
+    return None
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False

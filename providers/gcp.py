@@ -1,12 +1,13 @@
-"""GCP: GPU offerings and prices (embedded snapshot in data/gcp.json)."""
+"""GCP: GPU offerings and prices (embedded snapshot in data/gcp.json, live via gcp_live)."""
 
 from __future__ import annotations
 
-from llmplan.providers.document import DocumentProvider
+from llmplan.providers.live import LiveDocumentProvider
 
 
-class GCPProvider(DocumentProvider):
+class GCPProvider(LiveDocumentProvider):
     name = "gcp"
+    live_module = "llmplan.providers.gcp_live"
 
 
 provider = GCPProvider()

@@ -6,16 +6,18 @@ CLI's start-up never pays for boto3 / google / azure.
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from llmplan.errors import PricingError
 from llmplan.providers.base import CATALOG_FORMAT
+from llmplan.providers.document import DocumentProvider
 
 T = TypeVar("T")
 
@@ -37,7 +39,7 @@ class Budget:
     def __init__(self, quick: bool = False) -> None:
         self.quick = quick
         self.connect_timeout = 2.0 if quick else 5.0
-        self.read_timeout = 15.0 if quick else 60.0
+        self.read_timeout = 10.0 if quick else 60.0
         self.attempts = 2 if quick else 5
         # Tests point the clients at local fakes and must not sleep for seconds between tries.
         self.base_delay = _env_float("LLMPLAN_RETRY_BASE_SECONDS", 0.5)
@@ -73,7 +75,8 @@ def retry(what: str, call: Callable[[], T], budget: Budget,
                                    f"{describe(exc)}") from exc
             hint = retry_after(exc)
             delay = min(budget.max_delay, budget.base_delay * 2 ** (attempt - 1))
-            time.sleep(min(budget.max_delay, hint) if hint is not None else random.uniform(0, delay))
+            pause = min(budget.max_delay, hint) if hint is not None else random.uniform(0, delay)
+            time.sleep(pause)
     raise AssertionError("unreachable")
 
 
@@ -146,3 +149,45 @@ def require_complete(cloud: str, doc: Mapping[str, Any]) -> None:
     if not doc.get("prices"):
         raise PricingError(f"{cloud}: the live APIs returned no usable prices for the "
                            "requested instance types and regions")
+
+
+class LiveDocumentProvider(DocumentProvider):
+    """A document provider that can also fetch its catalog live (``llmplan catalog refresh``).
+
+    ``live_module`` names a module with ``fetch(regions, instance_types, progress, *, base,
+    quick)``, ``endpoint()`` and ``auto_status()``; it is imported only when live prices are
+    wanted, and imports its SDK only inside ``fetch``.
+    """
+
+    live_module = ""
+
+    def _live(self) -> Any:
+        return importlib.import_module(self.live_module)
+
+    def fetch_live(self, regions: Sequence[str] = (), instance_types: Sequence[str] = (),
+                   progress: Progress | None = None, *, quick: bool = False) -> dict[str, Any]:
+        """A live catalog document; the snapshot's regions and types unless told otherwise."""
+        base = self.snapshot_document()
+        regions = list(regions) or list(base.get("regions", {}))
+        instance_types = list(instance_types) or list(base.get("instance_types", {}))
+        try:
+            document: dict[str, Any] = self._live().fetch(regions, instance_types, progress,
+                                                          base=base, quick=quick)
+        except PricingError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an SDK surprise is still one line, never a
+            # traceback, and ``auto`` falls back on it like on any other live failure
+            if os.environ.get("LLMPLAN_DEBUG"):
+                raise
+            raise PricingError(f"{self.name}: live prices failed: {type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        return document
+
+    def live_endpoint(self) -> str:
+        """The URL the first live request goes to (probed before ``auto`` tries live)."""
+        return str(self._live().endpoint())
+
+    def auto_live_status(self) -> str | None:
+        """None when ``--pricing auto`` may try live prices; else why not (cheap, no SDK)."""
+        status: str | None = self._live().auto_status()
+        return status
