@@ -12,8 +12,12 @@ from llmplan.spec import add_workload_arguments, workload_from_args
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_workload_arguments(parser, planning=False)
     hw = parser.add_argument_group("hardware")
-    hw.add_argument("--gpu", dest="gpu_type", default="H100-80GB", help="GPU type (default H100-80GB)")
-    hw.add_argument("--gpus", dest="gpu_count", type=_count, help="GPUs per replica (default: fewest that fit)")
+    hw.add_argument(
+        "--gpu", dest="gpu_type", default="H100-80GB", help="GPU type (default H100-80GB)"
+    )
+    hw.add_argument(
+        "--gpus", dest="gpu_count", type=_count, help="GPUs per replica (default: fewest that fit)"
+    )
     hw.add_argument("--tp", type=_count, help="tensor parallel size")
     hw.add_argument("--pp", type=_count, help="pipeline parallel size")
     parser.add_argument("--format", choices=FORMATS, default="table")

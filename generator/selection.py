@@ -311,7 +311,7 @@ def _single_node_first(candidates: list[Candidate], rejected: dict[str, str]) ->
     rarely pays for; they are the answer only when the model fits no single machine.
     """
     single = {c.offering.cloud for c in candidates if c.shape.nodes_per_replica == 1}
-    kept = []
+    kept: list[Candidate] = []
     for c in candidates:
         if c.shape.nodes_per_replica > 1 and c.offering.cloud in single:
             key = f"{c.offering.cloud}:{c.offering.instance_type}"

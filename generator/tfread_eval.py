@@ -14,6 +14,7 @@ Unknown. Internally a Terraform error (a missing key, a wrong type) raises :clas
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,11 +239,7 @@ class Evaluator:
         return text
 
     def _heredoc(self, node: Any, ctx: Ctx) -> Any:
-        from hcl2.utils import SerializationOptions
-
-        body = node.serialize(SerializationOptions(preserve_heredocs=False,
-                                                   strip_string_quotes=True))
-        return self.render_template(str(body), ctx)
+        return self.render_template(heredoc_body(str(node.heredoc.value)), ctx)
 
     def _tuple(self, node: Any, ctx: Ctx) -> Any:
         return [self.eval(e, ctx) for e in node.elements]
@@ -497,6 +494,23 @@ class Evaluator:
         return "".join(out), end + 1
 
 
+_HEREDOC = re.compile(r"<<(-?)([A-Za-z][\w.-]*)\r?\n(.*?)\r?\n?[ \t]*\2\s*\Z", re.S)
+
+
+def heredoc_body(token: str) -> str:
+    """A heredoc's text from its raw token (python-hcl2 8.1 escapes quotes when unquoting)."""
+    match = _HEREDOC.match(token)
+    if match is None:
+        return token
+    body = match.group(3)
+    if match.group(1):  # <<- strips the indentation common to all non-blank lines
+        lines = body.split("\n")
+        indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip()]
+        cut = min(indents) if indents else 0
+        body = "\n".join(ln[cut:] for ln in lines)
+    return body
+
+
 def is_known_shape(value: Any) -> bool:
     return isinstance(value, list | dict)
 
@@ -640,9 +654,10 @@ class _ResourceTypeNamespace(_Namespace):
 
     def attr(self, name: str) -> Any:
         block = self.evaluator.scope.block(self.mode, self.type, name)
+        prefix = "data." if self.mode == "data" else ""
         if block is None:
-            return Unknown(f"{self.type}.{name}")
-        return _ResourceRef(self.evaluator, block, f"{self.type}.{name}")
+            return Unknown(f"{prefix}{self.type}.{name}")
+        return _ResourceRef(self.evaluator, block, f"{prefix}{self.type}.{name}")
 
 
 class _DataNamespace(_Namespace):
@@ -693,7 +708,7 @@ class _ResourceRef(_Namespace):
     def _rendered(self, ctx: Ctx) -> Any:
         # data.template_file / data.cloudinit_config: what the boot script will contain.
         ev, block = self.evaluator, self.block
-        kind = self.address.split(".", 1)[0]
+        kind = self.address.removeprefix("data.").split(".", 1)[0]
         if kind == "template_file" and "template" in block.attributes:
             template = ev._safe(block.attributes["template"].node, ctx)
             variables = ev._safe(block.attributes["vars"].node, ctx) \

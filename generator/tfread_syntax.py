@@ -126,7 +126,7 @@ def parse_text(text: str, path: str = "<string>") -> HclFile:
     except RecursionError:
         return HclFile(path, text, failure=ParseFailure(path, 1, "nesting too deep to parse"))
     except Exception as exc:  # noqa: BLE001 - lark raises many types; each becomes one finding
-        return HclFile(path, text, failure=_failure(path, exc))
+        return HclFile(path, text, failure=_failure(path, exc, text))
     result = HclFile(path, text)
     try:
         _read_body(tree.body, path, result, top=True)
@@ -135,14 +135,38 @@ def parse_text(text: str, path: str = "<string>") -> HclFile:
     return result
 
 
-def _failure(path: str, exc: Exception) -> ParseFailure:
+def check_syntax(path: str | Path) -> ParseFailure | None:
+    """Only whether a file parses: about a third faster than :func:`parse_file`, for files
+    whose content nothing will evaluate."""
+    import hcl2
+
+    text, why = read_text(path)
+    if text is None:
+        return ParseFailure(str(path), 1, why)
+    try:
+        hcl2.parses_to_tree(text)
+    except RecursionError:
+        return ParseFailure(str(path), 1, "nesting too deep to parse")
+    except Exception as exc:  # noqa: BLE001 - lark raises many types; each becomes one finding
+        return _failure(str(path), exc, text)
+    return None
+
+
+def _failure(path: str, exc: Exception, text: str = "") -> ParseFailure:
     line = int(getattr(exc, "line", 0) or 0) or 1
+    if text:
+        line = min(line, len(text.splitlines()) or 1)  # the parser sees an extra newline
     kind = type(exc).__name__
     token = getattr(exc, "token", None)
     if kind == "UnexpectedToken" and token is not None:
-        expected = sorted(getattr(exc, "expected", []) or [])[:4]
+        expected = sorted(getattr(exc, "expected", []) or [])
         text = str(token).replace("\n", "\\n")[:40]
-        what = f"unexpected '{text}'" + (f" (expected {', '.join(expected)})" if expected else "")
+        if getattr(token, "type", "") == "$END" or not str(token):
+            what = "unexpected end of file (an unclosed block, brace or string?)"
+        else:
+            # Lark's expected-token lists are long and cryptic; only a short one helps.
+            hint = f" (expected {', '.join(expected)})" if 0 < len(expected) <= 3 else ""
+            what = f"unexpected '{text}'{hint}"
     elif kind == "UnexpectedCharacters":
         char = getattr(exc, "char", "?")
         what = f"unexpected character {char!r}"
