@@ -16,7 +16,14 @@ API
 - :class:`Resource`: ``mode`` (resource/data/module), ``type``, ``name``, ``address``, ``file``,
   ``line``, ``values`` (plan-JSON shaped: nested blocks are lists of dicts; unknowns are
   :class:`Unknown`), ``lines`` (attribute/block name -> line).
-- :func:`llmplan.tfread_plan.read_plan`: the same records from ``terraform show -json`` output.
+- :class:`VarOrigin` (``Evaluation.origins``): where each variable's value came from, and
+  ``Evaluation.used_variables``: which variables an evaluation read.
+
+Plans (``terraform show -json``) are read by :mod:`llmplan.tfplan` (the cost command's reader),
+into records of the same shape: ``values`` dicts with nested blocks as lists of dicts.
+Not evaluated here: ``.tf.json`` files, child modules (a module call is one record whose
+``values`` are its inputs; a caller may evaluate the child with ``Evaluation(Module(dir),
+overrides=inputs)``), and override files' merge semantics.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from llmplan.tfread_eval import Ctx, Evaluator, source_of
+from llmplan.tfread_eval import Evaluator
 from llmplan.tfread_syntax import (
     Attribute,
     Block,
@@ -44,8 +51,8 @@ from llmplan.tfread_values import Unknown, as_int, is_known, is_unknown
 
 __all__ = [
     "Attribute", "Block", "DuplicateKey", "Evaluation", "HclFile", "Module", "ParseFailure",
-    "Resource", "Unknown", "group_paths", "is_known", "is_unknown", "parse_file", "parse_text",
-    "scan_files",
+    "Resource", "Unknown", "VarOrigin", "group_paths", "is_known", "is_unknown", "parse_file",
+    "parse_text", "scan_files",
 ]
 
 SKIP_DIRS = {".git", ".terraform", ".terragrunt-cache", "node_modules", "__pycache__", ".venv"}
@@ -384,13 +391,3 @@ class Evaluation:
                 yield key, {"each": {"key": key, "value": value}}, len(collection) <= MAX_INSTANCES
             return
         yield None, {}, True
-
-
-def expression_text(attr: Attribute) -> str:
-    """An attribute's value as HCL source (for messages about computed values)."""
-    return source_of(attr.node)
-
-
-def render_in(evaluation: Evaluation, text: str, env: Mapping[str, Any]) -> str:
-    """Render a template text (e.g. a manifest file) with the module's names visible."""
-    return evaluation.evaluator.render_template(text, Ctx(dict(env)))

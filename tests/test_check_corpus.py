@@ -35,6 +35,7 @@ PROBLEMS = [
     ("P1", "LLM001", "lhzn-io__kanoa-mlops/infrastructure/gcp/presets/gemma3-27b.tfvars"),
     ("P2", "LLM001", "lhzn-io__kanoa-mlops/infrastructure/gcp/presets/gemma3-12b.tfvars"),
     ("P5", "LLM002", "aws-ia__terraform-aws-eks-blueprints/patterns/multi-node-vllm/lws.yaml"),
+    ("P6", "LLM006", "aws-ia__terraform-aws-eks-blueprints/patterns/multi-node-vllm/eks.tf"),
     ("P7", "LLM006", "aws-ia__ecs-blueprints/terraform/ec2-examples/vllm-gpu/main.tf"),
     ("P8", "LLM006", "aws-ia__ecs-blueprints/terraform/ec2-examples/inference-triton/main.tf"),
     ("P9", "LLM005", "awslabs__ai-on-eks/infra/nvidia-triton-server/addons.tf"),
@@ -57,7 +58,7 @@ def _does_not_parse(path: Path) -> bool:
     import hcl2
 
     try:
-        hcl2.parses(path.read_text(encoding="utf-8"))
+        hcl2.parses_to_tree(path.read_text(encoding="utf-8"))
     except Exception:  # noqa: BLE001 - any parser failure counts
         return True
     return False

@@ -8,6 +8,7 @@ same cloud, region and tier are compared, with the same selection ``llmplan plan
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from llmplan.providers.base import Offering
 
 MIN_SAVING = 0.10  # below this, a suggestion is noise
-WARN_SAVING = 0.40  # from this, a warning
+WARN_SAVING = 0.40  # from this (with a declared concurrency), a warning
 
 _PREFERRED_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
 
@@ -44,6 +45,11 @@ def _check(dep: Deployment) -> Iterable[Finding]:
     price = current.price(tier)
     assert price is not None
     nodes = compute.nodes or 1
+    served = dep.served
+    if served is not None and served.group_size:
+        # One replica spread over pods (LeaderWorkerSet) takes as many machines as it spans.
+        per_pod = served.gpus if isinstance(served.gpus, int) else 1
+        nodes = max(nodes, math.ceil(served.group_size * per_pod / max(1, current.gpu_count)))
     now = price.monthly_usd * nodes
     spec = replace(sized.workload, regions=(current.region,), tiers=(tier,),
                    clouds=(compute.cloud,), allow_spot=tier == "spot")
@@ -68,7 +74,9 @@ def _check(dep: Deployment) -> Iterable[Finding]:
         f"{current.instance_type} in {current.region} ({tier}); saves ${saving:,.0f}/month "
         f"({saving / now:.0%}); prices: {compute.cloud} {price.source} as of {price.as_of}"
         + (f" ({price.origin})" if price.origin else ""))
-    severity = "warning" if saving >= WARN_SAVING * now else "info"
+    # A warning needs a large saving for a workload the user described; with the concurrency
+    # assumed, the same suggestion is information.
+    severity = "warning" if saving >= WARN_SAVING * now and conc else "info"
     yield RULE.finding(dep, dep.at_compute(), message, severity)
 
 

@@ -9,8 +9,9 @@ variable the module used.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from llmplan.tfread import (
     parse_file,
     scan_files,
 )
-from llmplan.tfread_syntax import check_syntax
+from llmplan.tfread_syntax import ParseFailure, check_syntax
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -41,16 +42,68 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
 
 
+PARALLEL_BYTES = 32 * 1024  # below this, syntax checks are faster in-process than forked
+
+
 def run_check(paths: Sequence[str | Path], skip: Collection[str] = ()) -> CheckResult:
     files = scan_files(paths)
     result = CheckResult(files_checked=len(files))
-    for directory, requested in group_paths(files).items():
-        _check_module(directory, requested, {s.upper() for s in skip}, result)
+    skips = {s.upper() for s in skip}
+    groups = group_paths(files)
+    modules = {d: Module(d, repo_root(d)) for d in groups}
+    # Modules with neither compute this checker knows nor an engine in sight only need their
+    # files syntax-checked, which other processes can do meanwhile.
+    relevant = {d: _relevant(m) for d, m in modules.items()}
+    syntax_only = [p for d, requested in groups.items() if not relevant[d] for p in requested]
+    collect = _syntax_checks(syntax_only)
+    for directory, requested in groups.items():
+        if relevant[directory]:
+            _check_module(modules[directory], requested, skips, result)
+    if llm000.RULE.id not in skips:
+        result.findings += [llm000.finding_for(f) for f in collect() if f is not None]
     absolute = [replace(f, file=str(Path(f.file).resolve())) for f in result.findings]
     unique = {(f.file, f.line, f.rule, f.resource, f.message): f for f in absolute}
     result.findings = sorted(unique.values(), key=lambda f: (
         f.file, f.line, SEVERITY_ORDER.get(f.severity, 3), f.rule, f.message))
     return result
+
+
+def _relevant(module: Module) -> bool:
+    return any(PREFILTER.search(text) or HINT.search(text) for text in module.texts.values())
+
+
+def _syntax_checks(paths: list[Path]) -> Callable[[], list[ParseFailure | None]]:
+    """Start syntax-checking ``paths``; the returned function waits for the results (in order).
+
+    Big batches go to forked worker processes (the parser is CPU-bound and python-hcl2 trees
+    cannot be sent between processes, but a verdict can), so they overlap with the evaluation
+    of the GPU modules in this process.
+    """
+    import multiprocessing
+
+    cpus = os.cpu_count() or 1
+    size = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            size += path.stat().st_size
+    if size < PARALLEL_BYTES or cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return lambda: [check_syntax(p) for p in paths]
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hcl2.parser import parser
+
+    parser()  # load the grammar once, before forking, so every worker inherits it
+    pool = ProcessPoolExecutor(max_workers=max(1, cpus - 1),
+                               mp_context=multiprocessing.get_context("fork"))
+    results = pool.map(check_syntax, paths, chunksize=8)
+
+    def collect() -> list[ParseFailure | None]:
+        try:
+            return list(results)
+        finally:
+            pool.shutdown()
+
+    return collect
 
 
 def repo_root(directory: Path) -> Path:
@@ -64,28 +117,20 @@ def repo_root(directory: Path) -> Path:
     return cwd if cwd in probe.parents or cwd == probe else probe.parent
 
 
-def _check_module(directory: Path, requested: list[Path], skip: set[str],
+def _check_module(module: Module, requested: list[Path], skip: set[str],
                   result: CheckResult) -> None:
-    module = Module(directory, repo_root(directory))
-    # Modules with neither compute this checker knows nor an engine in sight only need their
-    # files syntax-checked.
-    relevant = any(PREFILTER.search(text) or HINT.search(text) for text in module.texts.values())
+    directory = module.directory
     variants: list[Path] = []
     for path in requested:
-        if not relevant:
-            failure = check_syntax(path)
-        else:
-            parsed = parse_file(path)
-            failure = parsed.failure
-            if failure is None and is_terraform(path):
-                module.remember(parsed)
-        if failure is not None:
+        parsed = parse_file(path)
+        if parsed.failure is not None:
             if llm000.RULE.id not in skip:
-                result.findings.append(llm000.finding_for(failure))
+                result.findings.append(llm000.finding_for(parsed.failure))
+            continue
+        if is_terraform(path):
+            module.remember(parsed)
         elif is_tfvars(path) and not is_auto_tfvars(path):
             variants.append(path)
-    if not relevant:
-        return
     config = load_config(find_config(directory))
     if config.problem:
         result.notes.append(config.problem)
