@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "json", "sarif")
 LEVELS = ("error", "warning", "info")
-INFORMATION_URI = "https://github.com/llmplan/llmplan"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +118,6 @@ def sarif(findings: list[Finding]) -> dict[str, Any]:
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": f"{rule.title} (reads: {', '.join(rule.reads[:8])})"},
         "defaultConfiguration": {"level": level[rule.severity]},
-        "helpUri": f"{INFORMATION_URI}#{rule.id.lower()}",
         "properties": {"tags": ["terraform", "gpu", "llm"]},
     } for rule in RULES]
     index = {rule.id: i for i, rule in enumerate(RULES)}
@@ -142,8 +140,7 @@ def sarif(findings: list[Finding]) -> dict[str, Any]:
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "llmplan", "version": __version__,
-                                "informationUri": INFORMATION_URI, "rules": rules}},
+            "tool": {"driver": {"name": "llmplan", "version": __version__, "rules": rules}},
             "results": results,
         }],
     }

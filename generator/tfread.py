@@ -391,3 +391,10 @@ class Evaluation:
                 yield key, {"each": {"key": key, "value": value}}, len(collection) <= MAX_INSTANCES
             return
         yield None, {}, True
+
+
+def expression_text(attr: Attribute) -> str:
+    """An attribute's value as HCL source (for messages about computed values)."""
+    from llmplan.tfread_eval import source_of
+
+    return source_of(attr.node)
