@@ -1,6 +1,8 @@
 """Time ``llmplan check``: the whole corpus, every corpus file on its own, and a pre-commit run.
 
-Each timed run is a fresh interpreter (what a pre-commit hook pays). Three measurements:
+Each timed run is a fresh interpreter (what a pre-commit hook pays), with bytecode caching on
+(``PYTHONDONTWRITEBYTECODE`` is dropped: an installed package has its .pyc files). Three
+measurements:
 
 - whole corpus: ``llmplan check <corpus>`` (every .tf/.tfvars file; the folders' other files are
   read as context);
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -34,8 +37,9 @@ PRE_COMMIT_FILES = [
 
 def check(paths: list[str]) -> tuple[float, dict[str, object]]:
     command = [sys.executable, "-m", "llmplan", "check", "--format", "json", *paths]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"exit {proc.returncode}: {proc.stderr.strip()}")

@@ -18,6 +18,7 @@ API
   :class:`Unknown`), ``lines`` (attribute/block name -> line).
 - :class:`VarOrigin` (``Evaluation.origins``): where each variable's value came from, and
   ``Evaluation.used_variables``: which variables an evaluation read.
+- :func:`expression_text`: an attribute's HCL source, to say why a value is unknown.
 
 Plans (``terraform show -json``) are read by :mod:`llmplan.tfplan` (the cost command's reader),
 into records of the same shape: ``values`` dicts with nested blocks as lists of dicts.
@@ -51,8 +52,8 @@ from llmplan.tfread_values import Unknown, as_int, is_known, is_unknown
 
 __all__ = [
     "Attribute", "Block", "DuplicateKey", "Evaluation", "HclFile", "Module", "ParseFailure",
-    "Resource", "Unknown", "VarOrigin", "group_paths", "is_known", "is_unknown", "parse_file",
-    "parse_text", "scan_files",
+    "Resource", "Unknown", "VarOrigin", "expression_text", "group_paths", "is_known",
+    "is_unknown", "parse_file", "parse_text", "scan_files",
 ]
 
 SKIP_DIRS = {".git", ".terraform", ".terragrunt-cache", "node_modules", "__pycache__", ".venv"}

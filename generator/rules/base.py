@@ -148,7 +148,7 @@ def parallelism(dep: Deployment) -> tuple[int, int, int] | None:
     """(TP, PP, DP) with the engine's defaults; None when a size is written but unknown."""
     served = dep.served
     if served is None:
-        return (1, 1, 1) if dep.intent.model else None
+        return None  # nothing runs yet: see declared_layout()
     sizes = []
     for name in ("tp", "pp", "dp"):
         value = getattr(served, name)
@@ -240,8 +240,10 @@ def size(dep: Deployment, engine_view: bool = False) -> Sized | None:
     arch, label = model(dep)
     gpu = gpu_spec(dep)
     engine = engine_profile(dep)
-    par = parallelism(dep)
-    if arch is None or gpu is None or engine is None or par is None:
+    if arch is None or gpu is None or engine is None:
+        return None
+    par = parallelism(dep) if dep.served is not None else declared_layout(dep, arch)
+    if par is None:
         return None
     ctx, is_default = context(dep, arch, engine_view)
     if ctx is None:
@@ -254,6 +256,21 @@ def size(dep: Deployment, engine_view: bool = False) -> Sized | None:
     tp, pp, _ = par
     result = size_on(arch, replace(spec, concurrency=1), gpu, engine, tp, pp)
     return Sized(arch, gpu, engine, spec, result, is_default, label)
+
+
+def declared_layout(dep: Deployment, arch: ModelArchitecture) -> tuple[int, int, int] | None:
+    """For a model declared by tag/config with no engine running yet: the widest valid layout
+    of the machine's GPUs (what a careful operator would start), so a "does not fit" means the
+    machine cannot hold it at all."""
+    gpus = gpus_available(dep)
+    if not dep.intent.model or gpus is None:
+        return None
+    from llmplan.sizing import layouts, parallelism_problems
+
+    for tp, pp in layouts(gpus):
+        if not parallelism_problems(arch, tp, pp):
+            return tp, pp, 1
+    return None
 
 
 def gib(n: float) -> str:

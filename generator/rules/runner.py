@@ -1,16 +1,19 @@
 """Run the rules over files and folders: parse, evaluate each module once per variable set,
 build deployments, check, suppress, and return findings sorted by file and line.
 
-A module (folder of ``.tf`` files) is evaluated with its defaults and auto-loaded tfvars; each
-other ``.tfvars`` file named on the command line (``presets/gemma3-27b.tfvars``) is a variant
-evaluated on top, and what it changes is reported at that file, on the first line it sets a
-variable the module used.
+Terraform's unit is the folder, so a file named on the command line brings its whole module in
+as context, and findings anywhere in that module are reported. A module (folder of ``.tf``
+files) is evaluated with its defaults and auto-loaded tfvars; each other ``.tfvars`` file named
+(``presets/gemma3-27b.tfvars``) is a variant evaluated on top, and what it changes is reported
+at that file, on the first line it sets a variable the module used. Modules without GPU compute
+or engines in sight are only syntax-checked. Big runs spread modules over forked processes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +33,7 @@ from llmplan.tfread import (
     parse_file,
     scan_files,
 )
-from llmplan.tfread_syntax import ParseFailure, check_syntax
+from llmplan.tfread_syntax import check_syntax
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -42,25 +45,17 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
 
 
-PARALLEL_BYTES = 32 * 1024  # below this, syntax checks are faster in-process than forked
+PARALLEL_BYTES = 64 * 1024  # below this, one process is faster than forking workers
 
 
 def run_check(paths: Sequence[str | Path], skip: Collection[str] = ()) -> CheckResult:
     files = scan_files(paths)
     result = CheckResult(files_checked=len(files))
-    skips = {s.upper() for s in skip}
-    groups = group_paths(files)
-    modules = {d: Module(d, repo_root(d)) for d in groups}
-    # Modules with neither compute this checker knows nor an engine in sight only need their
-    # files syntax-checked, which other processes can do meanwhile.
-    relevant = {d: _relevant(m) for d, m in modules.items()}
-    syntax_only = [p for d, requested in groups.items() if not relevant[d] for p in requested]
-    collect = _syntax_checks(syntax_only)
-    for directory, requested in groups.items():
-        if relevant[directory]:
-            _check_module(modules[directory], requested, skips, result)
-    if llm000.RULE.id not in skips:
-        result.findings += [llm000.finding_for(f) for f in collect() if f is not None]
+    skips = frozenset(s.upper() for s in skip)
+    jobs = [(directory, requested, skips) for directory, requested in group_paths(files).items()]
+    for findings, notes in _map(_check_group, jobs):
+        result.findings += findings
+        result.notes += notes
     absolute = [replace(f, file=str(Path(f.file).resolve())) for f in result.findings]
     unique = {(f.file, f.line, f.rule, f.resource, f.message): f for f in absolute}
     result.findings = sorted(unique.values(), key=lambda f: (
@@ -68,42 +63,88 @@ def run_check(paths: Sequence[str | Path], skip: Collection[str] = ()) -> CheckR
     return result
 
 
-def _relevant(module: Module) -> bool:
-    return any(PREFILTER.search(text) or HINT.search(text) for text in module.texts.values())
+_Job = tuple[Path, list[Path], frozenset[str]]
 
 
-def _syntax_checks(paths: list[Path]) -> Callable[[], list[ParseFailure | None]]:
-    """Start syntax-checking ``paths``; the returned function waits for the results (in order).
+def _check_group(job: _Job) -> tuple[list[Finding], list[str]]:
+    """One module's findings: evaluated when it has GPU compute or engines in sight and the
+    files asked about can change them, else only its files syntax-checked."""
+    directory, requested, skips = job
+    out = CheckResult()
+    try:
+        module = Module(directory, repo_root(directory))
+        if _relevant(module) and _touches(module, requested):
+            _check_module(module, requested, set(skips), out)
+        elif llm000.RULE.id not in skips:
+            failures = (check_syntax(p) for p in requested)
+            out.findings += [llm000.finding_for(f) for f in failures if f is not None]
+    except Exception as exc:  # noqa: BLE001 - one odd folder must not stop the hook
+        if os.environ.get("LLMPLAN_DEBUG"):
+            raise
+        out.notes.append(f"{directory}: internal error ({type(exc).__name__}: {exc}); "
+                         "please report it")
+    return out.findings, out.notes
 
-    Big batches go to forked worker processes (the parser is CPU-bound and python-hcl2 trees
-    cannot be sent between processes, but a verdict can), so they overlap with the evaluation
-    of the GPU modules in this process.
+
+def _map(func: Callable[[_Job], tuple[list[Finding], list[str]]], jobs: list[_Job]
+         ) -> list[tuple[list[Finding], list[str]]]:
+    """Run module jobs, in forked worker processes when there is enough to parse.
+
+    Parsing is CPU-bound and python-hcl2 trees cannot be sent between processes, but findings
+    can: each worker checks whole modules and returns what it found.
     """
     import multiprocessing
 
+    weights = {job[0]: _weight(job) for job in jobs}
+    size = sum(weights.values())
     cpus = os.cpu_count() or 1
-    size = 0
-    for path in paths:
-        with contextlib.suppress(OSError):
-            size += path.stat().st_size
-    if size < PARALLEL_BYTES or cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return lambda: [check_syntax(p) for p in paths]
+    if (size < PARALLEL_BYTES or len(jobs) < 2 or cpus < 2
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return [func(job) for job in jobs]
     from concurrent.futures import ProcessPoolExecutor
 
     from hcl2.parser import parser
 
     parser()  # load the grammar once, before forking, so every worker inherits it
-    pool = ProcessPoolExecutor(max_workers=max(1, cpus - 1),
-                               mp_context=multiprocessing.get_context("fork"))
-    results = pool.map(check_syntax, paths, chunksize=8)
+    # Biggest modules first, so that the workers finish at about the same time.
+    ordered = sorted(jobs, key=lambda job: -weights[job[0]])
+    with ProcessPoolExecutor(max_workers=min(cpus, len(jobs)),
+                             mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(func, ordered, chunksize=1))
 
-    def collect() -> list[ParseFailure | None]:
-        try:
-            return list(results)
-        finally:
-            pool.shutdown()
 
-    return collect
+def _weight(job: _Job) -> int:
+    """Bytes a job may parse: the folder's .tf files (a GPU module is read whole) and the
+    requested files."""
+    directory, requested, _ = job
+    paths = set(requested)
+    with contextlib.suppress(OSError):
+        paths.update(p for p in directory.iterdir() if p.suffix == ".tf")
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
+def _relevant(module: Module) -> bool:
+    return any(PREFILTER.search(text) or HINT.search(text) for text in module.texts.values())
+
+
+_INPUTS = re.compile(r"^\s*(variable|locals)\b", re.M)
+
+
+def _touches(module: Module, requested: list[Path]) -> bool:
+    """Whether the files asked about can change what the module's GPU compute looks like:
+    editing only outputs.tf or versions.tf of a big GPU module needs a syntax check, not a
+    re-evaluation of the whole module."""
+    for path in requested:
+        if not is_terraform(path):
+            return True
+        text = module.texts.get(path.resolve())
+        if text is None or PREFILTER.search(text) or HINT.search(text) or _INPUTS.search(text):
+            return True
+    return False
 
 
 def repo_root(directory: Path) -> Path:
