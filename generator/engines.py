@@ -16,7 +16,8 @@ class EngineProfile:
     """One engine's memory behaviour.
 
     ``fraction_of`` is ``total`` when the memory fraction caps weights + activations + KV cache
-    together (vLLM, SGLang, TGI), and ``free`` when it applies to what is left after weights and
+    (vLLM, TGI), ``static`` when it covers only the weights and the KV pool (SGLang's
+    ``--mem-fraction-static``), and ``free`` when it applies to what is left after weights and
     activations (TensorRT-LLM's ``kv_cache_free_gpu_memory_fraction``).
     """
 

@@ -60,6 +60,8 @@ MXFP4_INTERMEDIATE_ALIGN = 128
 MXFP4_HIDDEN_ALIGN = 256
 
 MAX_GPUS_PER_NODE = 8
+# Sequences whose logits SGLang materialises at once (its CUDA-graph batch sizes stop near here).
+STATIC_MAX_SEQS = 256
 
 
 @dataclass(frozen=True)
@@ -360,9 +362,17 @@ def size_on(
     activation = activation_bytes_per_gpu(arch, tp, batched, max_seqs)
     link = "nvlink" if gpu.interconnect in ("nvlink", "xgmi") else "pcie"
     non_torch = CUDA_CONTEXT_BYTES + (NCCL_BYTES_TP[link] if tp * pp > 1 else 0)
+    runtime_room = usable
     if engine.fraction_of == "free":
         budget = usable
         kv_cache = int((usable - weights - activation - non_torch) * fraction)
+    elif engine.fraction_of == "static":
+        # SGLang's fraction covers only the weights and the KV pool; activations, CUDA graphs and
+        # NCCL live in what is left, and its decode batch rarely exceeds a few hundred sequences.
+        budget = int(usable * fraction)
+        kv_cache = budget - weights
+        runtime_room = usable - budget
+        activation = activation_bytes_per_gpu(arch, tp, batched, min(max_seqs, STATIC_MAX_SEQS))
     else:
         budget = int(usable * fraction)
         kv_cache = budget - weights - activation - non_torch
@@ -376,7 +386,18 @@ def size_on(
             max_conc = kv_tokens / workload.context
     else:
         kv_tokens, max_conc = 0, 0.0
-    if weights + activation + non_torch > budget:
+    if engine.fraction_of == "static" and weights > budget:
+        reasons.append(
+            f"weights ({_gib(weights)} GiB) exceed the {_gib(budget)} GiB of static memory on "
+            f"each {gpu.name} ({fraction:g} x {_gib(usable)} GiB)"
+        )
+    elif engine.fraction_of == "static" and activation + non_torch > runtime_room:
+        reasons.append(
+            f"activations and runtime overhead ({_gib(activation + non_torch)} GiB) exceed the "
+            f"{_gib(runtime_room)} GiB left outside the static fraction on each {gpu.name}; "
+            "lower the memory fraction"
+        )
+    elif engine.fraction_of != "static" and weights + activation + non_torch > budget:
         reasons.append(
             f"weights ({_gib(weights)} GiB) plus activations and runtime overhead "
             f"({_gib(activation + non_torch)} GiB) exceed the {_gib(budget)} GiB the engine may "

@@ -110,3 +110,19 @@ def test_sglang_default_fraction_depends_on_tp() -> None:
     assert sglang.memory_fraction(8, None) == 0.81
     assert sglang.memory_fraction(8, 0.7) == 0.7
     assert get_engine("vllm").memory_fraction(4, None) == 0.9
+
+
+def test_sglang_static_fraction_leaves_activations_outside() -> None:
+    from llmplan.gpus import get_gpu
+    from llmplan.sizing import size_on
+
+    arch = llama31_8b()
+    w = Workload(model="x", context=4096, engine="sglang")
+    r = size_on(arch, w, get_gpu("L4"), get_engine("sglang"), 1, 1)
+    # --mem-fraction-static 0.88 covers weights + KV pool: KV = 0.88 x usable - weights exactly
+    assert r.kv_cache_bytes_per_gpu == int(get_gpu("L4").usable_bytes * 0.88) - (
+        r.weights_bytes_per_gpu)
+    # vLLM's utilization also pays for the activation peak and runtime overhead
+    v = size_on(arch, replace(w, engine="vllm"), get_gpu("L4"), get_engine("vllm"), 1, 1)
+    assert v.kv_cache_bytes_per_gpu == int(get_gpu("L4").usable_bytes * 0.9) - (
+        v.weights_bytes_per_gpu + v.activation_bytes_per_gpu + v.non_torch_bytes_per_gpu)
