@@ -477,8 +477,11 @@ def _priced_tiers(
             continue
         price = offering.price(tier)
         if price is None:
-            reason = offering.unpriced.get(tier) or f"{tier} not sold in {offering.region}"
-            rejected.setdefault(key, f"no {tier} price: {reason}")
+            # Keyed by instance type, so say where the gap was seen rather than implying that
+            # this region is the only one.
+            reason = offering.unpriced.get(tier) or "not sold there"
+            rejected.setdefault(key, f"no {tier} price in {offering.region} (and the other "
+                                     f"regions considered): {reason}")
             continue
         out.append((tier, price))
     return out
