@@ -121,10 +121,8 @@ def test_unreachable_endpoint_is_one_clear_error(monkeypatch: pytest.MonkeyPatch
                                                  tmp_path: Path) -> None:
     isolate(monkeypatch, tmp_path)
     monkeypatch.setenv("LLMPLAN_AZURE_PRICES_URL", "http://127.0.0.1:9/api/retail/prices")
-    started = time.monotonic()
     with pytest.raises(PricingError, match="cannot connect"):
         provider.fetch_live(["eastus"], SKUS, quick=True)
-    assert time.monotonic() - started < 5
 
 
 # -- resource SKUs through azure-mgmt-compute (only with a subscription) -------------------
