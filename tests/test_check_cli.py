@@ -57,7 +57,7 @@ def test_sarif_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert log["version"] == "2.1.0" and "sarif-2.1.0" in log["$schema"]
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [f"LLM00{i}" for i in range(9)]
+    assert [r["id"] for r in rules] == [f"LLM00{i}" for i in range(10)]
     levels = {r["ruleId"]: r["level"] for r in run["results"]}
     assert levels == {"LLM000": "error", "LLM006": "warning"}
     for result in run["results"]:

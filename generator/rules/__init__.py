@@ -6,7 +6,18 @@ A rule module defines ``RULE`` (id, title, severity, the resources it reads, and
 
 from __future__ import annotations
 
-from llmplan.rules import llm000, llm001, llm002, llm003, llm004, llm005, llm006, llm007, llm008
+from llmplan.rules import (
+    llm000,
+    llm001,
+    llm002,
+    llm003,
+    llm004,
+    llm005,
+    llm006,
+    llm007,
+    llm008,
+    llm009,
+)
 from llmplan.rules.base import Finding, Rule
 
 RULES: tuple[Rule, ...] = (
@@ -19,6 +30,7 @@ RULES: tuple[Rule, ...] = (
     llm006.RULE,
     llm007.RULE,
     llm008.RULE,
+    llm009.RULE,
 )
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from llmplan.engine_flags import CheckConfig, find_config, load_config
 from llmplan.engine_flags_scan import HINT
-from llmplan.rules import RULES, llm000
+from llmplan.rules import RULES, llm000, llm009
 from llmplan.rules.base import Deployment, Finding
 from llmplan.tfgpu import PREFILTER
 from llmplan.tfread import (
@@ -168,6 +168,8 @@ def _check_module(module: Module, requested: list[Path], skip: set[str],
             if llm000.RULE.id not in skip:
                 result.findings.append(llm000.finding_for(parsed.failure))
             continue
+        if llm009.RULE.id not in skip:
+            result.findings += llm009.findings_for(parsed.duplicates)
         if is_terraform(path):
             module.remember(parsed)
         elif is_tfvars(path) and not is_auto_tfvars(path):
