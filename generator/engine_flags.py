@@ -39,7 +39,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "--dp": "dp", "--context-length": "context", "--mem-fraction-static": "memory_fraction",
         "--max-running-requests": "max_num_seqs", "--max-total-tokens": "max_batch_tokens",
         "--quantization": "quantization", "--kv-cache-dtype": "kv_cache_dtype",
-        "--dtype": "dtype",
+        "--dtype": "dtype", "--nnodes": "nodes",
     },
     "tgi": {
         "--model-id": "model", "--num-shard": "tp", "--max-total-tokens": "context",
@@ -78,7 +78,7 @@ ENV: dict[str, dict[str, str]] = {
 }
 
 _INT_FIELDS = {"tp", "pp", "dp", "context", "max_num_seqs", "max_batch_tokens",
-               "max_input_tokens"}
+               "max_input_tokens", "nodes"}
 _FLOAT_FIELDS = {"memory_fraction"}
 
 # Engine quantization names -> (spec precision, spec quantization). None: the checkpoint decides.
@@ -111,6 +111,7 @@ class Served:
     dtype: Any = None
     gpus: Any = None  # GPUs given to the engine's container/process (None: all of the machine)
     group_size: int | None = None  # pods per replica (LeaderWorkerSet): multi-node serving
+    nodes: Any = None  # machines one replica spans (SGLang --nnodes)
     image: str | None = None
     node_selector: dict[str, str] = field(default_factory=dict)
     file: str = ""
@@ -198,6 +199,7 @@ class Intent:
     engine: str | None = None
     workload: str | None = None  # realtime | batch
     skip: set[str] = field(default_factory=set)
+    nodes: int | None = None  # machines one replica spans (llmplan-nodes)
 
     def over(self, base: Intent) -> Intent:
         """This intent with ``base`` filling what it does not say."""
@@ -208,6 +210,7 @@ class Intent:
             engine=self.engine or base.engine,
             workload=self.workload or base.workload,
             skip=self.skip | base.skip,
+            nodes=self.nodes or base.nodes,
         )
 
 
@@ -224,7 +227,8 @@ def rule_ids(text: Any) -> set[str]:
 def intent_from_labels(labels: Mapping[str, str]) -> Intent:
     """``llmplan-model``, ``llmplan-context``, ``llmplan-concurrency``, ``workload``,
     ``llmplan-skip`` (``_`` for ``-`` and any case accepted, as GCP labels need)."""
-    norm = {str(k).strip().lower().replace("_", "-"): v for k, v in labels.items()}
+    norm = {str(k).strip().lower().replace("_", "-").replace(":", "-"): v
+            for k, v in labels.items()}
     workload = norm.get("llmplan-workload") or norm.get("workload")
     engine = norm.get("llmplan-engine")
     return Intent(
@@ -235,6 +239,7 @@ def intent_from_labels(labels: Mapping[str, str]) -> Intent:
         workload=workload.lower() if workload and workload.lower() in ("realtime", "batch")
         else None,
         skip=rule_ids(norm.get("llmplan-skip")),
+        nodes=as_int(norm.get("llmplan-nodes")),
     )
 
 

@@ -74,6 +74,7 @@ class Deployment:
     weights_gib: float
     launch: Launch
     name: str = "llm"
+    workload: str = "realtime"
 
     @property
     def topology(self) -> Literal["single", "replicas", "multinode"]:
@@ -165,7 +166,7 @@ def deployment(
         price_origin=candidate.price.origin, model=model, engine=s.engine,
         context=workload.context, concurrency=workload.concurrency,
         max_concurrency=candidate.max_concurrency, weights_gib=weights, launch=launch,
-        name=resource_name(name, 20),
+        name=resource_name(name, 20), workload=workload.workload,
     )
 
 
@@ -312,11 +313,19 @@ def _boot_body(d: Deployment) -> Callable[[BootVars], str]:
 
 
 def labels(d: Deployment) -> dict[str, str]:
-    """Tags every resource carries: what it serves and what it was priced at."""
+    """Tags every resource carries: what it serves and what it was priced at.
+
+    The keys are the ones ``llmplan check`` reads, so that checking generated Terraform judges
+    the same workload the plan was made for (context, concurrency, batch or realtime, nodes).
+    """
     return {
-        "llmplan:model": d.model,
-        "llmplan:engine": d.engine,
-        "llmplan:tier": d.tier,
-        "llmplan:parallelism": f"tp{d.tensor_parallel}-pp{d.pipeline_parallel}"
+        "llmplan-model": d.model,
+        "llmplan-engine": d.engine,
+        "llmplan-context": str(d.context),
+        "llmplan-concurrency": str(d.concurrency),
+        "llmplan-nodes": str(d.nodes_per_replica),
+        "workload": d.workload,
+        "llmplan-tier": d.tier,
+        "llmplan-parallelism": f"tp{d.tensor_parallel}-pp{d.pipeline_parallel}"
                                f"-nodes{d.nodes_per_replica}-dp{d.replicas_per_node}",
     }

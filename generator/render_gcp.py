@@ -39,7 +39,7 @@ def context(d: Deployment) -> dict[str, Any]:
     accelerator = None
     if itype.startswith("n1-"):
         accelerator = _N1_ACCELERATORS.get(d.gpu.split("-")[0].upper())
-    gcp_labels = {gcp_label(k.replace(":", "-")): gcp_label(v) for k, v in labels(d).items()}
+    gcp_labels = {gcp_label(k): gcp_label(v) for k, v in labels(d).items()}
     return {
         "labels": gcp_labels,
         "metadata_labels": labels(d),

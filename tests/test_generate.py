@@ -224,7 +224,8 @@ def test_hostile_model_names_render_inert(cloud: str, topology: str, model: str)
             assert hcl_unquote(bodies[0]["metadata"]["llmplan-model"]) == model
         else:
             tags = doc["locals"][0]["tags"]
-            assert hcl_unquote(tags['"llmplan:model"']) == model
+            key = '"llmplan-model"' if '"llmplan-model"' in tags else "llmplan-model"
+            assert hcl_unquote(tags[key]) == model
         # The engine command splits back into the exact arguments, model name included.
         script = (files["boot.sh.tftpl"].replace("$${", "${").replace("%%{", "%{")
                   if mode == "module" else _scripts(files["main.tf"])[0])

@@ -140,7 +140,10 @@ def gpus_available(dep: Deployment) -> int | None:
     if served is not None and served.gpus is not None:
         return known_int(served.gpus)
     if dep.compute is not None and dep.compute.gpu_count:
-        return dep.compute.gpu_count
+        # A replica spanning machines (SGLang --nnodes, or the llmplan-nodes tag for Ray-based
+        # vLLM) sees the GPUs of all of them.
+        nodes = known_int(served.nodes) if served is not None else None
+        return dep.compute.gpu_count * (nodes or dep.intent.nodes or 1)
     return None
 
 

@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "p5.48xlarge"
   tags          = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-405B"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp8-pp2-nodes2-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.1-405B"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "16"
+    "llmplan-nodes"       = "2"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp8-pp2-nodes2-dp1"
   }
 }
 

@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "p4d.24xlarge"
   tags          = {
-    "llmplan:model"       = "meta-llama/Llama-3.3-70B-Instruct"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp8-pp1-nodes1-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.3-70B-Instruct"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }
 }
 

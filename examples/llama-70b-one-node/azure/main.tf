@@ -114,10 +114,14 @@ variable "encryption_at_host" {
 locals {
   size = "Standard_NC96ads_A100_v4"
   tags = {
-    "llmplan:model"       = "meta-llama/Llama-3.3-70B-Instruct"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp4-pp1-nodes1-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.3-70B-Instruct"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp4-pp1-nodes1-dp1"
   }
 }
 

@@ -94,6 +94,10 @@ locals {
   labels       = {
     "llmplan-model"       = "meta-llama-llama-3-3-70b-instruct"
     "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
     "llmplan-tier"        = "on-demand"
     "llmplan-parallelism" = "tp4-pp1-nodes1-dp1"
   }

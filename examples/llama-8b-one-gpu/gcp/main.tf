@@ -94,6 +94,10 @@ locals {
   labels       = {
     "llmplan-model"       = "meta-llama-llama-3-1-8b"
     "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "16"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
     "llmplan-tier"        = "on-demand"
     "llmplan-parallelism" = "tp2-pp1-nodes1-dp1"
   }

@@ -1,7 +1,7 @@
 # Rendered by llmplan: one self-contained Terraform configuration.
-# model "Qwen/Qwen3-30B-A3B", engine sglang, 2 x "g6e.12xlarge" (4 x "L40S" each), tier on-demand
-# parallelism: TP=1 x PP=4; 2 replica(s) on 2 node(s)
-# plan price: $20.99/hour, $15,319/month (snapshot prices as of "2026-08-26")
+# model "Qwen/Qwen3-30B-A3B", engine sglang, 1 x "g6e.12xlarge" (4 x "L40S" each), tier on-demand
+# parallelism: TP=1 x PP=4; 1 replica(s) on 1 node(s)
+# plan price: $10.49/hour, $7,660/month (snapshot prices as of "2026-08-26")
 # Required inputs are the variables without a default; see each description.
 
 terraform {
@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "g6e.12xlarge"
   tags          = {
-    "llmplan:model"       = "Qwen/Qwen3-30B-A3B"
-    "llmplan:engine"      = "sglang"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp1-pp4-nodes1-dp1"
+    "llmplan-model"       = "Qwen/Qwen3-30B-A3B"
+    "llmplan-engine"      = "sglang"
+    "llmplan-context"     = "16384"
+    "llmplan-concurrency" = "64"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp1-pp4-nodes1-dp1"
   }
 }
 
@@ -237,7 +241,31 @@ resource "aws_launch_template" "llm" {
     enabled = true
   }
 
-  user_data = base64encode(<<EOT
+  tag_specifications {
+    resource_type = "instance"
+    tags          = local.tags
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = local.tags
+  }
+
+  tags = local.tags
+}
+
+resource "aws_instance" "llm" {
+  launch_template {
+    id      = aws_launch_template.llm.id
+    version = aws_launch_template.llm.latest_version
+  }
+  subnet_id                   = var.subnet_id
+  associate_public_ip_address = false
+  iam_instance_profile        = aws_iam_instance_profile.llm.name
+  monitoring                  = true
+  ebs_optimized               = true
+  user_data_replace_on_change = true
+  user_data                   = <<EOT
 #!/bin/bash
 # llmplan boot script, rendered by Terraform's templatefile() or inline from a heredoc.
 # Starts the serving engine in its container with the flags the plan chose.
@@ -286,83 +314,49 @@ for name in llmplan-engine; do
 done
 
 if [ "$NODE_RANK" = "0" ]; then
-  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN -p 30000:30000 "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 30000 --tp-size 1 --pp-size 4 --mem-fraction-static 0.88 --context-length 16384 --max-running-requests 32
+  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN -p 30000:30000 "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 30000 --tp-size 1 --pp-size 4 --mem-fraction-static 0.88 --context-length 16384 --max-running-requests 64
 fi
 EOT
-  )
 
-  tag_specifications {
-    resource_type = "instance"
-    tags          = local.tags
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+    instance_metadata_tags      = "disabled"
   }
 
-  tag_specifications {
-    resource_type = "volume"
-    tags          = local.tags
+  # Sized for the weights (58 GiB) in the model cache plus the OS and engine images;
+  # gp3 with raised throughput so the weights load in minutes.
+  root_block_device {
+    volume_type           = "gp3"
+    volume_size           = 250
+    iops                  = 8000
+    throughput            = 1000
+    encrypted             = true
+    delete_on_termination = true
   }
 
-  tags = local.tags
-}
-
-# 2 replicas on 2 nodes; the group replaces a failed node.
-# Put a load balancer in front of the group for a single address.
-resource "aws_autoscaling_group" "llm" {
-  name_prefix               = "${var.name}-"
-  min_size                  = 2
-  max_size                  = 2
-  desired_capacity          = 2
-  vpc_zone_identifier       = [var.subnet_id]
-  health_check_type         = "EC2"
-  health_check_grace_period = 1800
-
-  launch_template {
-    id      = aws_launch_template.llm.id
-    version = aws_launch_template.llm.latest_version
-  }
-
-  tag {
-    key                 = "llmplan:model"
-    value               = "Qwen/Qwen3-30B-A3B"
-    propagate_at_launch = true
-  }
-
-  tag {
-    key                 = "llmplan:engine"
-    value               = "sglang"
-    propagate_at_launch = true
-  }
-
-  tag {
-    key                 = "llmplan:tier"
-    value               = "on-demand"
-    propagate_at_launch = true
-  }
-
-  tag {
-    key                 = "llmplan:parallelism"
-    value               = "tp1-pp4-nodes1-dp1"
-    propagate_at_launch = true
-  }
+  tags = merge(local.tags, { Name = "${var.name}-0" })
 }
 
 output "endpoint" {
-  description = "The engine listens on this port on every instance of the group."
-  value       = "port 30000 on each instance of autoscaling group ${aws_autoscaling_group.llm.name}"
+  description = "OpenAI-compatible API of the engine (private address)."
+  value       = "http://${aws_instance.llm.private_ip}:30000"
 }
 
-output "group_id" {
-  description = "The autoscaling group running the replicas."
-  value       = aws_autoscaling_group.llm.id
+output "instance_ids" {
+  description = "The GPU instance."
+  value       = [aws_instance.llm.id]
 }
 
 output "hourly_cost_usd" {
   description = "The plan's compute price per hour (on-demand), all nodes."
-  value       = 20.9853
+  value       = 10.4926
 }
 
 output "monthly_cost_usd" {
   description = "The plan's compute price per month (730 hours)."
-  value       = 15319.25
+  value       = 7659.63
 }
 
 output "price_source" {

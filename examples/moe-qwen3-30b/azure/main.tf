@@ -114,10 +114,14 @@ variable "encryption_at_host" {
 locals {
   size = "Standard_NC96ads_A100_v4"
   tags = {
-    "llmplan:model"       = "Qwen/Qwen3-30B-A3B"
-    "llmplan:engine"      = "sglang"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp1-pp2-nodes1-dp2"
+    "llmplan-model"       = "Qwen/Qwen3-30B-A3B"
+    "llmplan-engine"      = "sglang"
+    "llmplan-context"     = "16384"
+    "llmplan-concurrency" = "64"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp1-pp2-nodes1-dp2"
   }
 }
 

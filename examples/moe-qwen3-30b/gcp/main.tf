@@ -1,7 +1,7 @@
 # Rendered by llmplan: one self-contained Terraform configuration.
-# model "Qwen/Qwen3-30B-A3B", engine sglang, 1 x "a2-ultragpu-4g" (4 x "A100-80GB" each), tier on-demand
-# parallelism: TP=1 x PP=2, 2 replicas per node (data parallel); 2 replica(s) on 1 node(s)
-# plan price: $20.28/hour, $14,801/month (snapshot prices as of "2025-03-06")
+# model "Qwen/Qwen3-30B-A3B", engine sglang, 2 x "g2-standard-96" (8 x "L4" each), tier on-demand
+# parallelism: TP=2 x PP=4; 2 replica(s) on 2 node(s)
+# plan price: $15.95/hour, $11,647/month (snapshot prices as of "2025-03-06")
 # Required inputs are the variables without a default; see each description.
 
 terraform {
@@ -27,13 +27,13 @@ variable "project" {
 variable "region" {
   description = "GCP region the plan was priced in."
   type        = string
-  default     = "us-central1"
+  default     = "us-east4"
 }
 
 variable "zone" {
-  description = "Zone in the region that offers a2-ultragpu-4g (GPU capacity differs by zone)."
+  description = "Zone in the region that offers g2-standard-96 (GPU capacity differs by zone)."
   type        = string
-  default     = "us-central1-a"
+  default     = "us-east4-a"
 }
 
 variable "name" {
@@ -90,12 +90,16 @@ variable "ssh_cidrs" {
 }
 
 locals {
-  machine_type = "a2-ultragpu-4g"
+  machine_type = "g2-standard-96"
   labels       = {
     "llmplan-model"       = "qwen-qwen3-30b-a3b"
     "llmplan-engine"      = "sglang"
+    "llmplan-context"     = "16384"
+    "llmplan-concurrency" = "64"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
     "llmplan-tier"        = "on-demand"
-    "llmplan-parallelism" = "tp1-pp2-nodes1-dp2"
+    "llmplan-parallelism" = "tp2-pp4-nodes1-dp1"
   }
 }
 
@@ -166,22 +170,17 @@ resource "google_compute_firewall" "ssh" {
   }
 }
 
-resource "google_compute_instance" "llm" {
-  # checkov:skip=CKV_GCP_38:CSEK means handing raw key material to Terraform (it lands in state); the disk is encrypted at rest by Google
-  name                      = "${var.name}-0"
-  zone                      = var.zone
-  machine_type              = local.machine_type
-  allow_stopping_for_update = true
-  labels                    = local.labels
+resource "google_compute_instance_template" "llm" {
+  name_prefix  = "${var.name}-"
+  machine_type = local.machine_type
+  labels       = local.labels
 
-  # Sized for the weights (57 GiB) in the model cache plus the image and engine container.
-  boot_disk {
-    auto_delete = true
-    initialize_params {
-      image = data.google_compute_image.dlvm.self_link
-      size  = 250
-      type  = "pd-ssd"
-    }
+  disk {
+    boot         = true
+    auto_delete  = true
+    source_image = data.google_compute_image.dlvm.self_link
+    disk_size_gb = 250
+    disk_type    = "pd-ssd"
   }
 
   network_interface {
@@ -259,32 +258,54 @@ for name in llmplan-engine; do
 done
 
 if [ "$NODE_RANK" = "0" ]; then
-  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN -p 30000:30000 "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 30000 --tp-size 1 --pp-size 2 --dp-size 2 --mem-fraction-static 0.88 --context-length 16384 --max-running-requests 64
+  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN -p 30000:30000 "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 30000 --tp-size 2 --pp-size 4 --mem-fraction-static 0.87 --context-length 16384 --max-running-requests 32
 fi
 EOT
   }
 
 
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# 2 replicas on 2 VMs; the managed instance group recreates a failed VM.
+# Put an internal load balancer in front of the group for a single address.
+resource "google_compute_instance_group_manager" "llm" {
+  name               = "${var.name}-replicas"
+  base_instance_name = var.name
+  zone               = var.zone
+  target_size        = 2
+
+  version {
+    instance_template = google_compute_instance_template.llm.self_link_unique
+  }
+
+  named_port {
+    name = "http"
+    port = 30000
+  }
 }
 
 output "endpoint" {
-  description = "OpenAI-compatible API of the engine (internal address)."
-  value       = "http://${google_compute_instance.llm.network_interface[0].network_ip}:30000"
+  description = "The engine listens on this port on every VM of the group."
+  value       = "port 30000 on each VM of instance group ${google_compute_instance_group_manager.llm.name}"
 }
 
-output "instance_ids" {
-  description = "The GPU VM."
-  value       = [google_compute_instance.llm.id]
+output "group_id" {
+  description = "The managed instance group running the replicas."
+  value       = google_compute_instance_group_manager.llm.id
 }
 
 output "hourly_cost_usd" {
   description = "The plan's compute price per hour (on-demand), all nodes."
-  value       = 20.2752
+  value       = 15.9542
 }
 
 output "monthly_cost_usd" {
   description = "The plan's compute price per month (730 hours)."
-  value       = 14800.89
+  value       = 11646.6
 }
 
 output "price_source" {

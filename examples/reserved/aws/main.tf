@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "p4d.24xlarge"
   tags          = {
-    "llmplan:model"       = "Qwen/Qwen2.5-72B-Instruct"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "reserved-1y"
-    "llmplan:parallelism" = "tp8-pp1-nodes1-dp1"
+    "llmplan-model"       = "Qwen/Qwen2.5-72B-Instruct"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "reserved-1y"
+    "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }
 }
 

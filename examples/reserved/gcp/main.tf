@@ -100,6 +100,10 @@ locals {
   labels       = {
     "llmplan-model"       = "qwen-qwen2-5-72b-instruct"
     "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
     "llmplan-tier"        = "reserved-1y"
     "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }

@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "g6.48xlarge"
   tags          = {
-    "llmplan:model"       = "google/gemma-3-27b-it"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "spot"
-    "llmplan:parallelism" = "tp8-pp1-nodes1-dp1"
+    "llmplan-model"       = "google/gemma-3-27b-it"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "4096"
+    "llmplan-concurrency" = "128"
+    "llmplan-nodes"       = "1"
+    "workload"            = "batch"
+    "llmplan-tier"        = "spot"
+    "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }
 }
 

@@ -114,10 +114,14 @@ variable "encryption_at_host" {
 locals {
   size = "Standard_NC24ads_A100_v4"
   tags = {
-    "llmplan:model"       = "google/gemma-3-27b-it"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "spot"
-    "llmplan:parallelism" = "tp1-pp1-nodes1-dp1"
+    "llmplan-model"       = "google/gemma-3-27b-it"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "4096"
+    "llmplan-concurrency" = "128"
+    "llmplan-nodes"       = "1"
+    "workload"            = "batch"
+    "llmplan-tier"        = "spot"
+    "llmplan-parallelism" = "tp1-pp1-nodes1-dp1"
   }
 }
 

@@ -94,6 +94,10 @@ locals {
   labels       = {
     "llmplan-model"       = "google-gemma-3-27b-it"
     "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "4096"
+    "llmplan-concurrency" = "128"
+    "llmplan-nodes"       = "1"
+    "workload"            = "batch"
     "llmplan-tier"        = "spot"
     "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }

@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "g6e.12xlarge"
   tags          = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-8B-Instruct"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp1-pp1-nodes1-dp4"
+    "llmplan-model"       = "meta-llama/Llama-3.1-8B-Instruct"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp1-pp1-nodes1-dp4"
   }
 }
 

@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "g6e.12xlarge"
   tags          = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-8B-Instruct"
-    "llmplan:engine"      = "tgi"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp4-pp1-nodes1-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.1-8B-Instruct"
+    "llmplan-engine"      = "tgi"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp4-pp1-nodes1-dp1"
   }
 }
 
@@ -321,25 +325,49 @@ resource "aws_autoscaling_group" "llm" {
   }
 
   tag {
-    key                 = "llmplan:model"
+    key                 = "llmplan-model"
     value               = "meta-llama/Llama-3.1-8B-Instruct"
     propagate_at_launch = true
   }
 
   tag {
-    key                 = "llmplan:engine"
+    key                 = "llmplan-engine"
     value               = "tgi"
     propagate_at_launch = true
   }
 
   tag {
-    key                 = "llmplan:tier"
+    key                 = "llmplan-context"
+    value               = "8192"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "llmplan-concurrency"
+    value               = "32"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "llmplan-nodes"
+    value               = "1"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "workload"
+    value               = "realtime"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "llmplan-tier"
     value               = "on-demand"
     propagate_at_launch = true
   }
 
   tag {
-    key                 = "llmplan:parallelism"
+    key                 = "llmplan-parallelism"
     value               = "tp4-pp1-nodes1-dp1"
     propagate_at_launch = true
   }

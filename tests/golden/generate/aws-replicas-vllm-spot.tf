@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "g6e.xlarge"
   tags          = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-8B-Instruct"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "spot"
-    "llmplan:parallelism" = "tp1-pp1-nodes1-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.1-8B-Instruct"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "spot"
+    "llmplan-parallelism" = "tp1-pp1-nodes1-dp1"
   }
 }
 
@@ -330,25 +334,49 @@ resource "aws_autoscaling_group" "llm" {
   }
 
   tag {
-    key                 = "llmplan:model"
+    key                 = "llmplan-model"
     value               = "meta-llama/Llama-3.1-8B-Instruct"
     propagate_at_launch = true
   }
 
   tag {
-    key                 = "llmplan:engine"
+    key                 = "llmplan-engine"
     value               = "vllm"
     propagate_at_launch = true
   }
 
   tag {
-    key                 = "llmplan:tier"
+    key                 = "llmplan-context"
+    value               = "8192"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "llmplan-concurrency"
+    value               = "32"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "llmplan-nodes"
+    value               = "1"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "workload"
+    value               = "realtime"
+    propagate_at_launch = true
+  }
+
+  tag {
+    key                 = "llmplan-tier"
     value               = "spot"
     propagate_at_launch = true
   }
 
   tag {
-    key                 = "llmplan:parallelism"
+    key                 = "llmplan-parallelism"
     value               = "tp1-pp1-nodes1-dp1"
     propagate_at_launch = true
   }

@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "g6e.xlarge"
   tags          = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-8B-Instruct"
-    "llmplan:engine"      = "sglang"
-    "llmplan:tier"        = "spot"
-    "llmplan:parallelism" = "tp1-pp1-nodes1-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.1-8B-Instruct"
+    "llmplan-engine"      = "sglang"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "spot"
+    "llmplan-parallelism" = "tp1-pp1-nodes1-dp1"
   }
 }
 

@@ -80,10 +80,14 @@ variable "ssh_cidrs" {
 locals {
   instance_type = "p5.48xlarge"
   tags          = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-70B-Instruct"
-    "llmplan:engine"      = "trtllm"
-    "llmplan:tier"        = "reserved-3y"
-    "llmplan:parallelism" = "tp8-pp1-nodes1-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.1-70B-Instruct"
+    "llmplan-engine"      = "trtllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "reserved-3y"
+    "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }
 }
 

@@ -114,10 +114,14 @@ variable "encryption_at_host" {
 locals {
   size = "Standard_ND96isr_H100_v5"
   tags = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-405B-Instruct"
-    "llmplan:engine"      = "vllm"
-    "llmplan:tier"        = "on-demand"
-    "llmplan:parallelism" = "tp8-pp2-nodes2-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.1-405B-Instruct"
+    "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "2"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "on-demand"
+    "llmplan-parallelism" = "tp8-pp2-nodes2-dp1"
   }
 }
 

@@ -114,10 +114,14 @@ variable "encryption_at_host" {
 locals {
   size = "Standard_ND96isr_H100_v5"
   tags = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-70B-Instruct"
-    "llmplan:engine"      = "sglang"
-    "llmplan:tier"        = "reserved-3y"
-    "llmplan:parallelism" = "tp8-pp1-nodes1-dp1"
+    "llmplan-model"       = "meta-llama/Llama-3.1-70B-Instruct"
+    "llmplan-engine"      = "sglang"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "reserved-3y"
+    "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }
 }
 

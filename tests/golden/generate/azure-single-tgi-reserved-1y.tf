@@ -114,10 +114,14 @@ variable "encryption_at_host" {
 locals {
   size = "Standard_NC96ads_A100_v4"
   tags = {
-    "llmplan:model"       = "meta-llama/Llama-3.1-8B-Instruct"
-    "llmplan:engine"      = "tgi"
-    "llmplan:tier"        = "reserved-1y"
-    "llmplan:parallelism" = "tp2-pp1-nodes1-dp2"
+    "llmplan-model"       = "meta-llama/Llama-3.1-8B-Instruct"
+    "llmplan-engine"      = "tgi"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
+    "llmplan-tier"        = "reserved-1y"
+    "llmplan-parallelism" = "tp2-pp1-nodes1-dp2"
   }
 }
 

@@ -94,6 +94,10 @@ locals {
   labels       = {
     "llmplan-model"       = "meta-llama-llama-3-1-405b-instruct"
     "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "2"
+    "workload"            = "realtime"
     "llmplan-tier"        = "on-demand"
     "llmplan-parallelism" = "tp8-pp2-nodes2-dp1"
   }

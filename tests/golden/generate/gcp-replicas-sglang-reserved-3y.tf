@@ -100,6 +100,10 @@ locals {
   labels       = {
     "llmplan-model"       = "meta-llama-llama-3-1-70b-instruct"
     "llmplan-engine"      = "sglang"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
     "llmplan-tier"        = "reserved-3y"
     "llmplan-parallelism" = "tp8-pp1-nodes1-dp1"
   }

@@ -94,6 +94,10 @@ locals {
   labels       = {
     "llmplan-model"       = "meta-llama-llama-3-1-8b-instruct"
     "llmplan-engine"      = "vllm"
+    "llmplan-context"     = "8192"
+    "llmplan-concurrency" = "32"
+    "llmplan-nodes"       = "1"
+    "workload"            = "realtime"
     "llmplan-tier"        = "on-demand"
     "llmplan-parallelism" = "tp1-pp1-nodes1-dp1"
   }
