@@ -234,11 +234,15 @@ def _aws_instance(r: ResourceValues, ctx: Context) -> list[Usage]:
         tier = _aws_market(template.values)
     region = ctx.region("aws", values.get("availability_zone"), r.provider_region)
     covered = ""
-    target = dig(values, "capacity_reservation_specification", 0,
-                 "capacity_reservation_target", 0, "capacity_reservation_id")
-    if target is not None:
-        found = ctx.referenced(r, ("aws_ec2_capacity_reservation",), [target])
-        covered = found.address if found is not None else ""
+    # The reservation may be named on the instance or on its launch template.
+    for source in (r, template):
+        if source is None or covered:
+            continue
+        target = dig(source.values, "capacity_reservation_specification", 0,
+                     "capacity_reservation_target", 0, "capacity_reservation_id")
+        if target is not None:
+            found = ctx.referenced(source, ("aws_ec2_capacity_reservation",), [target])
+            covered = found.address if found is not None else ""
     return [Usage("aws", _require(itype, "instance_type"), 1, tier, region,
                   covered_by=covered)]
 

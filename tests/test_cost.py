@@ -387,3 +387,33 @@ def test_changed_unpriceable_resource_is_flagged_not_zero(
     text = capsys.readouterr().out
     assert "| not priced | not priced | not priced |" in text
     assert "could not be priced" in text and "No change in monthly cost" in text
+
+
+def test_instance_in_a_reservation_named_by_its_launch_template_is_not_billed_twice(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "main.tf").write_text('''
+provider "aws" { region = "us-east-1" }
+resource "aws_ec2_capacity_reservation" "r" {
+  instance_type     = "g6e.xlarge"
+  instance_platform = "Linux/UNIX"
+  availability_zone = "us-east-1a"
+  instance_count    = 1
+}
+resource "aws_launch_template" "lt" {
+  instance_type = "g6e.xlarge"
+  capacity_reservation_specification {
+    capacity_reservation_target { capacity_reservation_id = aws_ec2_capacity_reservation.r.id }
+  }
+}
+resource "aws_instance" "llm" {
+  launch_template { id = aws_launch_template.lt.id }
+}
+''')
+    code, data = run_json(capsys, "breakdown", str(tmp_path))
+    assert code == 0
+    rows = by_address(data["resources"])
+    # The reservation is billed at the on-demand rate; the instance running in it adds nothing.
+    assert rows["aws_ec2_capacity_reservation.r"]["monthly"] == monthly(
+        "aws", "us-east-1", "g6e.xlarge", "on-demand")
+    assert rows["aws_instance.llm"]["monthly"] == 0
+    assert data["monthly"] == rows["aws_ec2_capacity_reservation.r"]["monthly"]
