@@ -9,6 +9,7 @@ node's address, this node's rank) are :class:`ShellVar` references, rendered as 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from llmplan.errors import UsageError
@@ -252,19 +253,28 @@ def _tgi(spec: LaunchSpec, image: str) -> Launch:
     quant = _quant(spec)
     if quant:
         flags["--quantize"] = quant
-    containers = []
-    for i, gpus in enumerate(_gpu_sets(spec)):
-        args: list[Arg] = ["--model-id", spec.model, "--hostname", "0.0.0.0", "--port",
-                           str(port + i)]
-        for key, value in flags.items():
-            args += [key, value]
-        name = CONTAINER_NAME if i == 0 else f"{CONTAINER_NAME}-{i}"
-        containers.append(Container(name, port + i, gpus, tuple(args)))
+    containers = _container_per_gpu_set(
+        spec, port, flags, lambda p: ["--model-id", spec.model, "--hostname", "0.0.0.0",
+                                      "--port", str(p)])
     notes: tuple[str, ...] = ()
     if len(containers) > 1:
         notes = (f"TGI has no data parallelism: {len(containers)} containers on ports "
                  f"{port}-{port + len(containers) - 1}, one per GPU set",)
-    return Launch("tgi", image, port, tuple(containers), flags=flags, notes=notes)
+    return Launch("tgi", image, port, containers, flags=flags, notes=notes)
+
+
+def _container_per_gpu_set(
+    spec: LaunchSpec, port: int, flags: dict[str, str], head: Callable[[int], list[Arg]]
+) -> tuple[Container, ...]:
+    """One server per GPU set on consecutive ports, for engines without data parallelism."""
+    containers = []
+    for i, gpus in enumerate(_gpu_sets(spec)):
+        args = head(port + i)
+        for key, value in flags.items():
+            args += [key, value]
+        name = CONTAINER_NAME if i == 0 else f"{CONTAINER_NAME}-{i}"
+        containers.append(Container(name, port + i, gpus, tuple(args)))
+    return tuple(containers)
 
 
 def _trtllm(spec: LaunchSpec, image: str) -> Launch:
@@ -278,18 +288,14 @@ def _trtllm(spec: LaunchSpec, image: str) -> Launch:
         "--max_seq_len": str(spec.context),
         "--kv_cache_free_gpu_memory_fraction": _fraction(spec.memory_fraction),
     }
-    containers = []
-    for i, gpus in enumerate(_gpu_sets(spec)):
-        args: list[Arg] = ["trtllm-serve", spec.model, "--host", "0.0.0.0", "--port", str(port + i)]
-        for key, value in flags.items():
-            args += [key, value]
-        name = CONTAINER_NAME if i == 0 else f"{CONTAINER_NAME}-{i}"
-        containers.append(Container(name, port + i, gpus, tuple(args)))
+    containers = _container_per_gpu_set(
+        spec, port, flags, lambda p: ["trtllm-serve", spec.model, "--host", "0.0.0.0",
+                                      "--port", str(p)])
     notes: tuple[str, ...] = ()
     if len(containers) > 1:
         notes = (f"{len(containers)} trtllm-serve containers on ports "
                  f"{port}-{port + len(containers) - 1}, one per GPU set",)
-    return Launch("trtllm", image, port, tuple(containers), flags=flags, notes=notes)
+    return Launch("trtllm", image, port, containers, flags=flags, notes=notes)
 
 
 # --- shell rendering

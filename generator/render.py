@@ -137,15 +137,18 @@ def launch_spec(candidate: Candidate, workload: Workload, model: str) -> LaunchS
         max_seqs=max(1, s.concurrency),
         memory_fraction=s.memory_fraction,
         kv_cache_dtype=s.precision.kv_cache,
-        quantization=workload.quantization or (
-            s.precision.method if workload.precision else None),
+        quantization=workload.quantization or (s.precision.method if workload.precision else None),
         max_batched_tokens=workload.max_batched_tokens,
         kv_tokens=s.kv_tokens,
     )
 
 
 def deployment(
-    candidate: Candidate, workload: Workload, model: str, *, name: str = "llm",
+    candidate: Candidate,
+    workload: Workload,
+    model: str,
+    *,
+    name: str = "llm",
 ) -> Deployment:
     """The Deployment for ``candidate``; raises UsageError when the engine cannot run its shape."""
     s = candidate.sizing
@@ -153,20 +156,34 @@ def deployment(
     launch = build(launch_spec(candidate, workload, model))
     weights = s.weights_bytes_per_gpu * s.tensor_parallel * s.pipeline_parallel / GIB
     return Deployment(
-        cloud=o.cloud, region=o.region, instance_type=o.instance_type, gpu=o.gpu,
-        gpu_count=o.gpu_count, fast_network=o.fast_network, tier=candidate.tier,
-        nodes=candidate.nodes, replicas=candidate.replicas,
+        cloud=o.cloud,
+        region=o.region,
+        instance_type=o.instance_type,
+        gpu=o.gpu,
+        gpu_count=o.gpu_count,
+        fast_network=o.fast_network,
+        tier=candidate.tier,
+        nodes=candidate.nodes,
+        replicas=candidate.replicas,
         nodes_per_replica=candidate.shape.nodes_per_replica,
         replicas_per_node=candidate.shape.replicas_per_node,
         tensor_parallel=candidate.shape.tensor_parallel,
         pipeline_parallel=candidate.shape.pipeline_parallel,
         node_hourly_usd=candidate.price.hourly_usd,
-        hourly_usd=candidate.hourly_usd, monthly_usd=candidate.monthly_usd,
-        price_source=candidate.price.source, price_as_of=candidate.price.as_of,
-        price_origin=candidate.price.origin, model=model, engine=s.engine,
-        context=workload.context, concurrency=workload.concurrency,
-        max_concurrency=candidate.max_concurrency, weights_gib=weights, launch=launch,
-        name=resource_name(name, 20), workload=workload.workload,
+        hourly_usd=candidate.hourly_usd,
+        monthly_usd=candidate.monthly_usd,
+        price_source=candidate.price.source,
+        price_as_of=candidate.price.as_of,
+        price_origin=candidate.price.origin,
+        model=model,
+        engine=s.engine,
+        context=workload.context,
+        concurrency=workload.concurrency,
+        max_concurrency=candidate.max_concurrency,
+        weights_gib=weights,
+        launch=launch,
+        name=resource_name(name, 20),
+        workload=workload.workload,
     )
 
 
@@ -189,14 +206,16 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update({
-        "hcl": hcl_string,
-        "sh": sh,
-        "tpl": template_escape,
-        "label": gcp_label,
-        "num": _number,
-        "hcl_map": hcl_map,
-    })
+    env.filters.update(
+        {
+            "hcl": hcl_string,
+            "sh": sh,
+            "tpl": template_escape,
+            "label": gcp_label,
+            "num": _number,
+            "hcl_map": hcl_map,
+        }
+    )
     return env
 
 
@@ -241,7 +260,11 @@ def render_boot(d: Deployment, refs: Mapping[str, str]) -> str:
     rank = "'${" + refs["node_rank"] + "}'"
     template = environment().get_template("common/boot.sh.j2")
     return template.render(
-        d=d, launch=d.launch, tf=words, rank=rank, docker=_docker_lines(d),
+        d=d,
+        launch=d.launch,
+        tf=words,
+        rank=rank,
+        docker=_docker_lines(d),
         extra=[k for k in refs if k not in BASE_BOOT_VARS],
     )
 
@@ -255,9 +278,19 @@ def _docker_lines(d: Deployment) -> dict[str, Any]:
     worker = [shell_line(docker_run(c, image, network_host=multi)) for c in d.launch.worker]
     exec_line = ""
     if d.launch.head_exec:
-        exec_line = shell_line(["docker", "exec", "-d", "-e", "HF_TOKEN", "-e",
-                                "HUGGING_FACE_HUB_TOKEN", d.launch.head[0].name,
-                                *d.launch.head_exec])
+        exec_line = shell_line(
+            [
+                "docker",
+                "exec",
+                "-d",
+                "-e",
+                "HF_TOKEN",
+                "-e",
+                "HUGGING_FACE_HUB_TOKEN",
+                d.launch.head[0].name,
+                *d.launch.head_exec,
+            ]
+        )
     names = [c.name for c in (*d.launch.head, *d.launch.worker)]
     return {
         "head": [template_escape(x) for x in head],
@@ -298,7 +331,8 @@ def render(d: Deployment, mode: Mode = "inline") -> Rendered:
         files = dict(parts)
         files[BOOT_FILE] = render_boot(d, {k: k for k in names})
         files["README.md"] = env.get_template("common/README.md.j2").render(
-            d=d, launch=d.launch, boot_file=BOOT_FILE)
+            d=d, launch=d.launch, boot_file=BOOT_FILE
+        )
         return Rendered(files)
     header = env.get_template("common/header.tf.j2").render(d=d, launch=d.launch)
     joined = header + "\n".join(parts[f].strip("\n") + "\n" for f in MODULE_FILES)
@@ -310,6 +344,25 @@ def _boot_body(d: Deployment) -> Callable[[BootVars], str]:
         return render_boot(d, refs)
 
     return body
+
+
+def boot_roles(d: Deployment, base: dict[str, str], head_address: str) -> dict[str, dict[str, str]]:
+    """The boot script's variables per node role: one role, or a head and its workers.
+
+    ``head_address`` is the HCL expression for a worker's head, written with ``{group}`` where
+    the worker's replica group index goes.
+    """
+    if d.topology != "multinode":
+        return {"single": {**base, "node_rank": "0", "head_address": '""'}}
+    w = d.workers_per_group
+    return {
+        "head": {**base, "node_rank": "0", "head_address": '""'},
+        "worker": {
+            **base,
+            "node_rank": f"count.index % {w} + 1",
+            "head_address": head_address.format(group=f"floor(count.index / {w})"),
+        },
+    }
 
 
 def labels(d: Deployment) -> dict[str, str]:
@@ -327,5 +380,5 @@ def labels(d: Deployment) -> dict[str, str]:
         "workload": d.workload,
         "llmplan-tier": d.tier,
         "llmplan-parallelism": f"tp{d.tensor_parallel}-pp{d.pipeline_parallel}"
-                               f"-nodes{d.nodes_per_replica}-dp{d.replicas_per_node}",
+        f"-nodes{d.nodes_per_replica}-dp{d.replicas_per_node}",
     }

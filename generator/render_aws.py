@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.render import Deployment, labels
+from llmplan.render import Deployment, boot_roles, labels
 
 # The Deep Learning Base OSS NVIDIA driver AMI (Ubuntu 22.04) via its public SSM parameter: NVIDIA
 # driver, Docker + NVIDIA container toolkit, EFA and aws-ofi-nccl preinstalled.
@@ -26,14 +26,7 @@ EFA_NETWORK_CARDS = {
 def boot_vars(d: Deployment) -> dict[str, dict[str, str]]:
     base = {"hf_token_secret": "var.hf_token_secret", "engine_image": "var.engine_image",
             "region": "var.region"}
-    if d.topology != "multinode":
-        return {"single": {**base, "node_rank": "0", "head_address": '""'}}
-    w = d.workers_per_group
-    return {
-        "head": {**base, "node_rank": "0", "head_address": '""'},
-        "worker": {**base, "node_rank": f"count.index % {w} + 1",
-                   "head_address": f"aws_instance.head[floor(count.index / {w})].private_ip"},
-    }
+    return boot_roles(d, base, "aws_instance.head[{group}].private_ip")
 
 
 def context(d: Deployment) -> dict[str, Any]:

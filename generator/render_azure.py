@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.render import Deployment, labels
+from llmplan.render import Deployment, boot_roles, labels
 
 # Ubuntu-HPC (Microsoft's HPC image): NVIDIA driver, CUDA, InfiniBand/OFED, Docker and the NVIDIA
 # container toolkit preinstalled, so no driver extension (and extension operations stay off).
@@ -15,15 +15,7 @@ def boot_vars(d: Deployment) -> dict[str, dict[str, str]]:
     base = {"hf_token_secret": "var.hf_token_secret", "engine_image": "var.engine_image",
             "key_vault_name": "var.key_vault_name",
             "identity_client_id": "azurerm_user_assigned_identity.llm.client_id"}
-    if d.topology != "multinode":
-        return {"single": {**base, "node_rank": "0", "head_address": '""'}}
-    w = d.workers_per_group
-    return {
-        "head": {**base, "node_rank": "0", "head_address": '""'},
-        "worker": {**base, "node_rank": f"count.index % {w} + 1",
-                   "head_address": "azurerm_network_interface.head"
-                                   f"[floor(count.index / {w})].private_ip_address"},
-    }
+    return boot_roles(d, base, "azurerm_network_interface.head[{group}].private_ip_address")
 
 
 def context(d: Deployment) -> dict[str, Any]:

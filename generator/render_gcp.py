@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.render import Deployment, labels
+from llmplan.render import Deployment, boot_roles, labels
 from llmplan.render_escape import gcp_label
 
 # Deep Learning VM images: NVIDIA driver (installed on first boot when metadata asks), CUDA,
@@ -12,8 +12,12 @@ from llmplan.render_escape import gcp_label
 DLVM_PROJECT = "deeplearning-platform-release"
 DLVM_FAMILY = "common-cu128-ubuntu-2204-nvidia-570"
 # Accelerator-optimized series carry their GPUs in the machine type; only N1 attaches them.
-_N1_ACCELERATORS = {"T4": "nvidia-tesla-t4", "V100": "nvidia-tesla-v100",
-                    "P100": "nvidia-tesla-p100", "P4": "nvidia-tesla-p4"}
+_N1_ACCELERATORS = {
+    "T4": "nvidia-tesla-t4",
+    "V100": "nvidia-tesla-v100",
+    "P100": "nvidia-tesla-p100",
+    "P4": "nvidia-tesla-p4",
+}
 # Series that boot only from Hyperdisk (A3 Mega/Ultra, A4); the others take pd-ssd.
 _HYPERDISK_ONLY = ("a3-megagpu", "a3-ultragpu", "a3-edgegpu", "a4-", "a4x-")
 # gVNIC is required by A3/A4 and supported by the Deep Learning VM images.
@@ -21,17 +25,14 @@ _GVNIC = ("a3-", "a4-", "a4x-")
 
 
 def boot_vars(d: Deployment) -> dict[str, dict[str, str]]:
-    base = {"hf_token_secret": "var.hf_token_secret", "engine_image": "var.engine_image",
-            "project": "var.project"}
-    if d.topology != "multinode":
-        return {"single": {**base, "node_rank": "0", "head_address": '""'}}
-    w = d.workers_per_group
-    head = f"google_compute_instance.head[floor(count.index / {w})]"
-    return {
-        "head": {**base, "node_rank": "0", "head_address": '""'},
-        "worker": {**base, "node_rank": f"count.index % {w} + 1",
-                   "head_address": f"{head}.network_interface[0].network_ip"},
+    base = {
+        "hf_token_secret": "var.hf_token_secret",
+        "engine_image": "var.engine_image",
+        "project": "var.project",
     }
+    return boot_roles(
+        d, base, "google_compute_instance.head[{group}].network_interface[0].network_ip"
+    )
 
 
 def context(d: Deployment) -> dict[str, Any]:
