@@ -174,12 +174,21 @@ def render(result: Any, *, markdown: bool = False, top: int = ALTERNATIVES) -> s
     w = result.workload
     title = (
         f"{result.arch.model_id} ({result.arch.total_parameters / 1e9:.1f} B), "
-        f"{w.context:,} tokens x {w.concurrency} concurrent, {result.engine.display}, "
+        f"{w.context:,} tokens x {_demand(w)}, {result.engine.display}, "
         f"tiers {', '.join(sel.considered_tiers)}, {_lengths(sel)}, objective {sel.objective}"
     )
     right = {6, 7, 8, 9, 10, 11, 13, 14}
     body = markdown_table(HEADERS, rows, right) if markdown else table(HEADERS, rows, right)
     return f"{title}\n\n{body}" if not markdown else f"**{title}**\n\n{body}"
+
+
+def _demand(w: Any) -> str:
+    load = w.load
+    if load.requests_per_second is not None:
+        return f"{load.requests_per_second:g} requests/s"
+    if load.tokens_per_second is not None:
+        return f"{load.tokens_per_second:,.0f} output tokens/s"
+    return f"{w.concurrency} concurrent"
 
 
 def _lengths(sel: Any) -> str:

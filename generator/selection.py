@@ -51,6 +51,9 @@ class Candidate:
     speed: Speed | None = None
     # Replicas the target load alone needs (None without a load).
     replicas_for_load: int | None = None
+    # Requests in flight the workload puts on the whole plan (concurrency, or the load's
+    # in-flight requests by Little's law); 0 means "the sizing's concurrency per replica".
+    demand: float = 0.0
 
     @property
     def tokens_per_second(self) -> float:
@@ -78,7 +81,9 @@ class Candidate:
 
     @property
     def headroom(self) -> float:
-        return self.max_concurrency / self.sizing.concurrency
+        """Capacity over demand for the whole plan (1.0 = exactly full)."""
+        demand = self.demand or self.sizing.concurrency * self.replicas
+        return self.max_concurrency / demand
 
     @property
     def gpus_used(self) -> int:
@@ -291,10 +296,12 @@ def select(
                 # Without a load the batch is the concurrency each replica is asked to hold.
                 fast = perf.at_batch(spec, shape, per_replica)
             fitting += 1
+            demand = max(float(workload.concurrency), in_flight(workload, fast))
             for tier, price in priced:
                 selection.candidates.append(
                     Candidate(
-                        offering, shape, tier, price, final, nodes, replicas, fast, load_replicas
+                        offering, shape, tier, price, final, nodes, replicas, fast, load_replicas,
+                        demand,
                     )
                 )
         if fitting:
@@ -330,6 +337,19 @@ def request_lengths(workload: Workload) -> tuple[int, int]:
     prompt = load.prompt_tokens or max(1, workload.context * 3 // 4)
     output = load.output_tokens or max(1, workload.context // 4)
     return prompt, output
+
+
+def in_flight(workload: Workload, speed: Speed | None) -> float:
+    """Requests in flight under the load (Little's law: arrival rate x time in the system)."""
+    load = workload.load
+    if speed is None or not load.is_set:
+        return 0.0
+    if load.requests_per_second is not None:
+        output = request_lengths(workload)[1]
+        seconds = (speed.ttft_ms + output * speed.tpot_ms) / 1000
+        return load.requests_per_second * seconds
+    required = required_tokens_per_s(workload) or 0.0
+    return required * speed.tpot_ms / 1000
 
 
 def required_tokens_per_s(workload: Workload) -> float | None:

@@ -185,3 +185,12 @@ def test_gpu_and_region_filters() -> None:
     w = Workload(model="x", context=4096, concurrency=4, gpus=("h100",), regions=("r2",))
     sel = select(llama31_8b(), w, get_engine("vllm"), [CATALOG])
     assert {(c.offering.gpu, c.offering.region) for c in sel.candidates} == {("H100-80GB", "r2")}
+
+
+def test_headroom_is_capacity_over_the_whole_demand() -> None:
+    w = Workload(model="x", context=8192, concurrency=200, workload="batch")
+    sel = select(llama31_8b(), w, get_engine("vllm"), [CATALOG], tiers=["on-demand"])
+    for c in sel.candidates:
+        # 200 requests spread over the replicas: capacity of all replicas over all 200.
+        assert c.headroom == pytest.approx(c.max_concurrency / 200)
+        assert c.headroom >= 1
