@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         emit_json(result.to_json())
     else:
         print(render(result, markdown=args.format == "markdown"))
-    if not result.fits:
+    if not result.fits and args.format == "json":
+        # The table already lists why and what would fit; JSON readers get it on stderr too.
         note(f"does not fit: {'; '.join(result.reasons)}")
         for tip in result.suggestions:
             note(f"  would fit: {tip}")
