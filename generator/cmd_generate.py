@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from llmplan.models import served_model_id
     from llmplan.planning import plan
     from llmplan.render import deployment, render
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     for line in result.prices.notes:
         note(line)
     chosen = choose(result, args.cloud, args.instance_type)
-    dep = deployment(chosen, result.workload, result.arch.model_id, name=args.name)
+    dep = deployment(chosen, result.workload, served_model_id(workload.model), name=args.name)
     note(f"plan: {dep.nodes} x {dep.instance_type} in {dep.region} ({dep.tier}), "
          f"{dep.parallelism}; max concurrency {dep.max_concurrency:.1f}; "
          f"${dep.hourly_usd:,.2f}/hour, ${dep.monthly_usd:,.0f}/month "

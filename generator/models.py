@@ -101,6 +101,25 @@ def registry_entry(ref: str) -> Mapping[str, Any]:
     return _entry(file)
 
 
+def served_model_id(ref: str) -> str:
+    """The hub id an engine should load for ``ref``, in the registry's spelling.
+
+    An alias (an -Instruct variant sharing its base model's architecture) is served as itself,
+    not as the base id the sizing record is filed under. A local config path is served as the
+    registry-free reference it is (the engine host must have it), and an unknown id as given.
+    """
+    if Path(ref).exists():
+        return ref
+    file = _registry_file(ref)
+    if file is None:
+        return ref
+    entry = _entry(file)
+    for name in [str(entry.get("id", "")), *_aliases(entry)]:
+        if name.lower() == ref.strip().lower():
+            return name
+    return ref
+
+
 def _unknown(ref: str) -> UsageError:
     names = [str(e["id"]) for e in _entries()]
     names += [alias for e in _entries() for alias in _aliases(e)]

@@ -327,3 +327,13 @@ def test_examples_parse_and_use_known_attributes(path: Path) -> None:
 def test_there_are_examples() -> None:
     names = {p.parent.parent.name for p in EXAMPLES}
     assert len(names) >= 6
+
+
+def test_generate_serves_the_model_the_user_named(capsys: pytest.CaptureFixture[str]) -> None:
+    from llmplan.cli import main
+
+    code = main(["generate", "--cloud", "aws", "--pricing", "snapshot", "--model",
+                 "meta-llama/Llama-3.1-8B-Instruct", "--context", "4096"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert " meta-llama/Llama-3.1-8B-Instruct " in out  # the engine's model argument

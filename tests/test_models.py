@@ -217,3 +217,14 @@ def test_config_with_a_bad_field_names_field_and_file(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{path}: num_hidden_layers: must be a positive integer (got 'many')"
     )
+
+
+def test_an_alias_is_served_as_itself_not_as_the_base_model() -> None:
+    from llmplan.models import served_model_id
+
+    # The -Instruct variant shares the base model's architecture record but is a different
+    # checkpoint: the engine must load what the user named, in the registry's spelling.
+    assert served_model_id("meta-llama/llama-3.1-70b-instruct") == (
+        "meta-llama/Llama-3.1-70B-Instruct")
+    assert served_model_id("meta-llama/Llama-3.1-70B") == "meta-llama/Llama-3.1-70B"
+    assert served_model_id("someone/unlisted-model") == "someone/unlisted-model"

@@ -1,6 +1,6 @@
 # Rendered by llmplan: one self-contained Terraform configuration.
 # model "Qwen/Qwen3-30B-A3B", engine sglang, 1 x "Standard_NC96ads_A100_v4" (4 x "A100-80GB" each), tier on-demand
-# parallelism: TP=1 x PP=2, 2 replicas per node (data parallel); 2 replica(s) on 1 node(s)
+# parallelism: TP=1 x PP=4; 1 replica(s) on 1 node(s)
 # plan price: $14.69/hour, $10,725/month (snapshot prices as of "2023-12-18")
 # Required inputs are the variables without a default; see each description.
 
@@ -121,7 +121,7 @@ locals {
     "llmplan-nodes"       = "1"
     "workload"            = "realtime"
     "llmplan-tier"        = "on-demand"
-    "llmplan-parallelism" = "tp1-pp2-nodes1-dp2"
+    "llmplan-parallelism" = "tp1-pp4-nodes1-dp1"
   }
 }
 
@@ -321,7 +321,7 @@ for name in llmplan-engine; do
 done
 
 if [ "$NODE_RANK" = "0" ]; then
-  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN -p 30000:30000 "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 30000 --tp-size 1 --pp-size 2 --dp-size 2 --mem-fraction-static 0.88 --context-length 16384 --max-running-requests 64
+  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN -p 30000:30000 "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 30000 --tp-size 1 --pp-size 4 --mem-fraction-static 0.88 --context-length 16384 --max-running-requests 64
 fi
 EOT
   )
@@ -342,7 +342,7 @@ EOT
     version   = "latest"
   }
 
-  # Sized for the weights (57 GiB) in the model cache plus the image and engine container.
+  # Sized for the weights (58 GiB) in the model cache plus the image and engine container.
   os_disk {
     caching              = "ReadWrite"
     storage_account_type = "Premium_LRS"
