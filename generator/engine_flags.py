@@ -200,6 +200,7 @@ class Intent:
     workload: str | None = None  # realtime | batch
     skip: set[str] = field(default_factory=set)
     nodes: int | None = None  # machines one replica spans (llmplan-nodes)
+    tier: str | None = None  # the price tier it was planned at (llmplan-tier), e.g. reserved-1y
 
     def over(self, base: Intent) -> Intent:
         """This intent with ``base`` filling what it does not say."""
@@ -211,6 +212,7 @@ class Intent:
             workload=self.workload or base.workload,
             skip=self.skip | base.skip,
             nodes=self.nodes or base.nodes,
+            tier=self.tier or base.tier,
         )
 
 
@@ -240,7 +242,13 @@ def intent_from_labels(labels: Mapping[str, str]) -> Intent:
         else None,
         skip=rule_ids(norm.get("llmplan-skip")),
         nodes=as_int(norm.get("llmplan-nodes")),
+        tier=_tier(norm.get("llmplan-tier")),
     )
+
+
+def _tier(value: object) -> str | None:
+    text = str(value or "").strip().lower()
+    return text if text in ("on-demand", "spot", "reserved-1y", "reserved-3y") else None
 
 
 @dataclass

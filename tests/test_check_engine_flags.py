@@ -229,3 +229,16 @@ def test_model_references() -> None:
     assert resolve_model("my-org/private-model")[0] is None
     assert resolve_model("/models/llama")[0] is None
     assert resolve_model(Unknown("var.model"))[0] is None
+
+
+def test_generated_tags_are_read_as_intent() -> None:
+    from llmplan.engine_flags import intent_from_labels
+
+    intent = intent_from_labels({
+        "llmplan-model": "meta-llama/Llama-3.1-8B-Instruct", "llmplan-context": "8192",
+        "llmplan-concurrency": "32", "llmplan-nodes": "2", "workload": "batch",
+        "llmplan-tier": "reserved-1y", "llmplan:engine": "vllm",
+    })
+    assert (intent.context, intent.concurrency, intent.nodes) == (8192, 32, 2)
+    assert (intent.workload, intent.tier, intent.engine) == ("batch", "reserved-1y", "vllm")
+    assert intent_from_labels({"llmplan-tier": "cheap"}).tier is None

@@ -38,7 +38,10 @@ def _check(dep: Deployment) -> Iterable[Finding]:
     from llmplan.selection import select
 
     catalog = load_catalogs([compute.cloud], "snapshot").catalogs[0]
-    tier = "spot" if compute.spot else "on-demand"
+    # Spot is read from the resource; a commitment bought outside Terraform only from the
+    # llmplan-tier tag, so that a reserved plan is compared with reserved prices.
+    reserved = dep.intent.tier if dep.intent.tier in ("reserved-1y", "reserved-3y") else None
+    tier = "spot" if compute.spot else (reserved or "on-demand")
     current = _offering(catalog.offerings, compute.instance_type, dep.region)
     if current is None or current.price(tier) is None:
         return
