@@ -580,7 +580,7 @@ def price_resources(resources: Sequence[ResourceValues], book: PriceBook,
             line.unpriced = r.unknown_count
         else:
             try:
-                usages = MAPPERS[r.type](r, ctx)
+                usages = _declared_commitment(r, MAPPERS[r.type](r, ctx), line)
                 _price(line, usages, book, r.multiplicity)
             except Unpriced as why:
                 line.unpriced = str(why)
@@ -590,6 +590,36 @@ def price_resources(resources: Sequence[ResourceValues], book: PriceBook,
             line.capacity = capacity_of(r, ctx, line)
         lines.append(line)
     return lines
+
+
+COMMITMENT_TIERS = ("reserved-1y", "reserved-3y")
+
+
+def _declared_commitment(r: ResourceValues, usages: list[Usage], line: CostLine) -> list[Usage]:
+    """Price on-demand usage at the committed rate its ``llmplan-tier`` tag declares.
+
+    Reserved instances, savings plans and committed-use discounts are bought outside Terraform,
+    so nothing in a resource says it is covered; llmplan's generated Terraform tags the tier it
+    was planned at, and a user can tag their own resources the same way.
+    """
+    tags: dict[str, Any] = {}
+    for key in ("tags", "labels"):
+        value = r.values.get(key)
+        if isinstance(value, Mapping):
+            tags.update({str(k).lower().replace("_", "-").replace(":", "-"): v
+                         for k, v in value.items()})
+    tier = str(tags.get("llmplan-tier", "")).strip().lower()
+    if tier not in COMMITMENT_TIERS:
+        return usages
+    out = []
+    for usage in usages:
+        if usage.tier == "on-demand":
+            usage = Usage(usage.cloud, usage.instance_type, usage.count, tier, usage.region,
+                          usage.label, usage.covered_by)
+            line.notes.append(f"priced at {tier}: the commitment its llmplan-tier tag declares "
+                              "(bought outside Terraform)")
+        out.append(usage)
+    return out
 
 
 def _cloud_of(type_: str) -> str:
@@ -614,7 +644,8 @@ def _price(line: CostLine, usages: list[Usage], book: PriceBook, multiplicity: i
         line.region = offering.region
         line.gpu, line.gpu_count = offering.gpu, offering.gpu_count
         if usage.label == "capacity-reservation":
-            line.notes.append("billed at the on-demand rate whether instances use it or not")
+            rate = "the on-demand rate" if usage.tier == "on-demand" else f"the {usage.tier} rate"
+            line.notes.append(f"billed at {rate} whether instances use it or not")
         if usage.covered_by:
             line.tier = "in-capacity-reservation"
             line.notes.append(f"runs in {usage.covered_by}, billed there")

@@ -26,3 +26,20 @@ def test_generated_terraform_has_no_error_or_warning_findings(folder: Path) -> N
     result = run_check([folder])
     serious = [f for f in result.findings if f.severity in ("error", "warning")]
     assert serious == [], "\n".join(f"{f.file}:{f.line}: {f.rule} {f.message}" for f in serious)
+
+
+@pytest.mark.parametrize("folder", RENDERED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_cost_of_generated_terraform_is_the_plan_price(
+        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import re
+
+    from llmplan.cli import main
+
+    header = (folder / "main.tf").read_text()
+    planned = float(re.search(r"# plan price: \$([\d,.]+)/hour", header).group(1)  # type: ignore[union-attr]
+                    .replace(",", ""))
+    assert main(["cost", "breakdown", str(folder), "--format", "json",
+                 "--pricing", "snapshot"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["hourly"] == pytest.approx(planned, abs=0.01)
