@@ -91,7 +91,7 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from llmplan.gpus import canonical_gpu_name
+    from llmplan.gpus import canonical_gpu_name, get_gpu
     from llmplan.output import table
     from llmplan.pricing import load_catalogs, select_clouds
 
@@ -99,7 +99,11 @@ def _show(args: argparse.Namespace) -> int:
     regions = _split(args.region)
     gpus = set()
     for name in _split(args.gpu):
-        gpus.add((canonical_gpu_name(name) or name).lower())
+        canonical = canonical_gpu_name(name)
+        if canonical is None and not any(
+                g.lower().startswith(name.lower()) for g in _known_gpu_names()):
+            get_gpu(name)  # one line with a did-you-mean, exit 2
+        gpus.add((canonical or name).lower())
     priced = load_catalogs(clouds, args.pricing, regions)
     for line in priced.notes:
         note(line)
@@ -136,3 +140,9 @@ def _json(o: Any) -> dict[str, Any]:
                           "origin": p.origin} for tier, p in o.prices.items()},
         "unpriced": dict(o.unpriced),
     }
+
+
+def _known_gpu_names() -> list[str]:
+    from llmplan.gpus import gpu_names
+
+    return gpu_names()

@@ -13,6 +13,7 @@ from llmplan.errors import UsageError
 from llmplan.gpus import get_gpu
 from llmplan.models import load_model
 from llmplan.pricing import PricedCatalogs, load_catalogs, select_clouds
+from llmplan.providers.base import Offering
 from llmplan.selection import Selection, select
 from llmplan.spec import Workload
 
@@ -54,7 +55,7 @@ def no_fit_message(
     from llmplan.sizing import fewest_gpus
 
     biggest = max(
-        (o for c in prices.catalogs for o in c.offerings),
+        (o for c in prices.catalogs for o in c.offerings if _matches(o, workload)),
         key=lambda o: (o.gpu_memory_gib * o.gpu_count, o.gpu_memory_gib),
         default=None,
     )
@@ -77,3 +78,15 @@ def no_fit_message(
         f"no instance fits {arch.model_id} at context {workload.context:,} x concurrency "
         f"{workload.concurrency} (tiers {', '.join(selection.considered_tiers)}): {why}{hint}"
     )
+
+
+def _matches(offering: Offering, workload: Workload) -> bool:
+    """Whether the --gpu and --region filters let this offering in."""
+    from llmplan.gpus import canonical_gpu_name
+
+    if workload.regions and offering.region not in workload.regions:
+        return False
+    if workload.gpus:
+        wanted = {canonical_gpu_name(g) or g for g in workload.gpus}
+        return offering.gpu in wanted
+    return True

@@ -274,7 +274,9 @@ def select(
                 sized[skey] = size_on(arch, base, spec, engine, tp, pp)
             replica = sized[skey]
             if replica.max_concurrency < 1 or not _memory_ok(replica):
-                selection.rejected.setdefault(key, _why(replica, offering))
+                # Shapes come smallest first: the widest one that still fails says the most.
+                if key not in latency_rejected and _is_memory_reason(selection.rejected, key):
+                    selection.rejected[key] = _why(replica, offering, shape)
                 continue
             replicas, nodes = _replicas_needed(workload.concurrency, replica, shape)
             fast, load_replicas, problem = perf.replica_speed(spec, shape, replica, replicas)
@@ -463,9 +465,19 @@ def _memory_ok(result: SizingResult) -> bool:
     )
 
 
-def _why(result: SizingResult, offering: Offering) -> str:
+_WHY_PREFIX = " as TP="
+
+
+def _why(result: SizingResult, offering: Offering, shape: Shape) -> str:
     reason = result.reasons[0] if result.reasons else "does not fit"
-    return f"{offering.gpu_count} x {offering.gpu}: {reason}"
+    span = f" over {shape.nodes_per_replica} nodes" if shape.nodes_per_replica > 1 else ""
+    return (f"{result.gpu_count} x {offering.gpu}{_WHY_PREFIX}{result.tensor_parallel} x "
+            f"PP={result.pipeline_parallel}{span}: {reason}")
+
+
+def _is_memory_reason(rejected: dict[str, str], key: str) -> bool:
+    """Whether ``key`` has no reason yet, or only a memory one a wider shape may replace."""
+    return key not in rejected or _WHY_PREFIX in rejected[key]
 
 
 def _replicas_needed(concurrency: int, replica: SizingResult, shape: Shape) -> tuple[int, int]:
