@@ -312,8 +312,12 @@ def shell_line(args: tuple[Arg, ...] | list[Arg]) -> str:
     return " ".join(quote(a) for a in args)
 
 
-def docker_run(container: Container, image: str | ShellVar, *, network_host: bool) -> list[Arg]:
-    """The ``docker run`` argument list for one container (token passed by name, never value)."""
+def docker_run(container: Container, image: str | ShellVar, *, network_host: bool,
+               extra: tuple[Arg, ...] = ()) -> list[Arg]:
+    """The ``docker run`` argument list for one container (token passed by name, never value).
+
+    ``extra``: options the cloud's node needs (e.g. its RDMA devices), placed before the image.
+    """
     args: list[Arg] = ["docker", "run", "-d", "--name", container.name,
                        "--restart", "unless-stopped", "--gpus", container.gpus, "--ipc=host",
                        "--shm-size", "16g", "-v", f"{HF_CACHE}:/root/.cache/huggingface",
@@ -322,6 +326,7 @@ def docker_run(container: Container, image: str | ShellVar, *, network_host: boo
         args += ["-e", name]
     # Multi-node engines talk NCCL/Ray/torch.distributed on many ports: host networking.
     args += ["--network", "host"] if network_host else ["-p", f"{container.port}:{container.port}"]
+    args += list(extra)
     if container.entrypoint:
         args += ["--entrypoint", container.entrypoint]
     args.append(image)

@@ -255,7 +255,10 @@ def boot_expression(mode: Mode, role_vars: BootVars, body: Callable[[BootVars], 
 
 def render_boot(d: Deployment, refs: Mapping[str, str]) -> str:
     """The boot script as Terraform template text; ``refs`` maps each variable to an expression."""
+    from importlib import import_module
+
     words = {k: sh_from_tf(v) for k, v in refs.items()}
+    cloud = import_module(f"llmplan.render_{d.cloud}")
     # The node rank is a number Terraform computes (count.index): no quoting needed or possible.
     rank = "'${" + refs["node_rank"] + "}'"
     template = environment().get_template("common/boot.sh.j2")
@@ -266,7 +269,17 @@ def render_boot(d: Deployment, refs: Mapping[str, str]) -> str:
         rank=rank,
         docker=_docker_lines(d),
         extra=[k for k in refs if k not in BASE_BOOT_VARS],
+        # A cloud may find the rank and head at boot instead (scale sets have no per-node values).
+        discovery=getattr(cloud, "boot_discovery", lambda _d: None)(d),
     )
+
+
+def container_options(d: Deployment) -> tuple[str, ...]:
+    """Extra ``docker run`` options the cloud's nodes need for this deployment (default none)."""
+    from importlib import import_module
+
+    cloud = import_module(f"llmplan.render_{d.cloud}")
+    return tuple(getattr(cloud, "container_options", lambda _d: ())(d))
 
 
 def _docker_lines(d: Deployment) -> dict[str, Any]:
@@ -274,8 +287,11 @@ def _docker_lines(d: Deployment) -> dict[str, Any]:
 
     image = ShellVar("ENGINE_IMAGE")
     multi = d.nodes_per_replica > 1
-    head = [shell_line(docker_run(c, image, network_host=multi)) for c in d.launch.head]
-    worker = [shell_line(docker_run(c, image, network_host=multi)) for c in d.launch.worker]
+    extra = container_options(d)
+    head = [shell_line(docker_run(c, image, network_host=multi, extra=extra))
+            for c in d.launch.head]
+    worker = [shell_line(docker_run(c, image, network_host=multi, extra=extra))
+              for c in d.launch.worker]
     exec_line = ""
     if d.launch.head_exec:
         exec_line = shell_line(

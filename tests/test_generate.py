@@ -24,7 +24,7 @@ from generate_cases import (
 
 from llmplan.cli import main
 from llmplan.launch import ShellVar, docker_run
-from llmplan.render import Deployment, deployment, render
+from llmplan.render import Deployment, container_options, deployment, render
 
 GOLDEN = Path(__file__).parent / "golden" / "generate"
 SCHEMA = Path(__file__).parent / "fixtures" / "provider_schema"
@@ -155,7 +155,7 @@ def _rendered_nodes(doc: dict, case: Case) -> int:
         elif rtype == "google_compute_instance_group_manager":
             total += int(body["target_size"])
         elif rtype == "azurerm_linux_virtual_machine_scale_set":
-            total += int(body["instances"])
+            total += int(body["instances"]) * int(body.get("count", 1))
     return total
 
 
@@ -230,7 +230,8 @@ def test_hostile_model_names_render_inert(cloud: str, topology: str, model: str)
         script = (files["boot.sh.tftpl"].replace("$${", "${").replace("%%{", "%{")
                   if mode == "module" else _scripts(files["main.tf"])[0])
         expected = [str(a) for a in docker_run(dep.launch.head[0], ShellVar("ENGINE_IMAGE"),
-                                               network_host=dep.nodes_per_replica > 1)]
+                                               network_host=dep.nodes_per_replica > 1,
+                                               extra=container_options(dep))]
         assert expected in _head_commands(script)
         if dep.launch.head_exec:
             assert any(model in c for c in _head_commands(script))
@@ -337,3 +338,70 @@ def test_generate_serves_the_model_the_user_named(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert code == 0
     assert " meta-llama/Llama-3.1-8B-Instruct " in out  # the engine's model argument
+
+
+# --- Azure multi-node: InfiniBand needs the nodes in one scale set
+
+
+AZURE_MULTINODE = [c for c in CASES if c.cloud == "azure" and c.topology == "multinode"]
+
+
+@pytest.mark.parametrize("case", AZURE_MULTINODE, ids=[c.id for c in AZURE_MULTINODE])
+def test_azure_multinode_is_one_infiniband_scale_set_per_group(
+        case: Case, tmp_path: Path) -> None:
+    from llmplan.rules.runner import run_check
+
+    dep = _deploy(case)
+    text = render(dep, "inline").main_tf
+    doc = hcl2.loads(text)
+    types = [t for kind, t, _n, _b in resources(doc) if kind == "resource"]
+    assert "azurerm_linux_virtual_machine" not in types
+    assert "azurerm_proximity_placement_group" not in types
+    assert "azurerm_capacity_reservation" not in types  # Azure refuses it with one placement group
+    sets = [b for kind, t, _n, b in resources(doc)
+            if t == "azurerm_linux_virtual_machine_scale_set"]
+    assert len(sets) == 1
+    vmss = sets[0]
+    assert int(vmss["count"]) == dep.groups
+    assert int(vmss["instances"]) == case.nodes_per_replica
+    assert vmss["single_placement_group"] is True
+    image = vmss["source_image_reference"][0]
+    assert (hcl_unquote(image["publisher"]), hcl_unquote(image["offer"])) == (
+        "microsoft-dsvm", "ubuntu-hpc")
+    assert vmss["network_interface"][0]["accelerated_networking_enabled"] is True
+    # The engine container reaches the InfiniBand HCAs and NCCL is pointed at them.
+    script = _scripts(text)[0]
+    for option in ("--device /dev/infiniband", "--cap-add IPC_LOCK", "NCCL_IB_DISABLE=0",
+                   "NCCL_IB_HCA=mlx5_ib", "NCCL_TOPO_FILE=/opt/microsoft/ndv5-topo.xml"):
+        assert option in script
+    (tmp_path / "main.tf").write_text(text, encoding="utf-8")
+    result = run_check([tmp_path])
+    # The matrix's spot case is a realtime workload on spot on purpose: LLM005 says so, rightly.
+    ignored = {"LLM005"} if case.tier == "spot" else set()
+    serious = [f for f in result.findings
+               if f.severity in ("error", "warning") and f.rule not in ignored]
+    assert serious == [], "\n".join(f"{f.rule} {f.message}" for f in serious)
+
+
+def _rank_program(script: str) -> str:
+    return script.split("python3 -c '\n", 1)[1].split("\n' \"$@\"", 1)[0]
+
+
+@pytest.mark.parametrize(("ids", "me", "rank"), [
+    (["3", "1"], "1", 0), (["3", "1"], "3", 1), (["10", "9", "2"], "10", 2)])
+def test_azure_node_rank_is_its_place_in_instance_id_order(
+        ids: list[str], me: str, rank: int) -> None:
+    import subprocess
+    import sys
+
+    script = _scripts(render(_deploy(AZURE_MULTINODE[0]), "inline").main_tf)[0]
+    listing = {"value": [{"instanceId": i, "properties": {"osProfile": {
+        "computerName": f"llm-g0-{int(i):06d}"}}} for i in ids]}
+    out = subprocess.run([sys.executable, "-c", _rank_program(script), str(len(ids)), me],
+                         input=json.dumps(listing), capture_output=True, text=True, check=True)
+    head = min(ids, key=int)
+    assert out.stdout.split() == [str(rank), f"llm-g0-{int(head):06d}"]
+    # Until every instance of the set is listed, no rank is given.
+    short = subprocess.run([sys.executable, "-c", _rank_program(script), str(len(ids) + 1), me],
+                           input=json.dumps(listing), capture_output=True, text=True, check=False)
+    assert short.returncode != 0 and short.stdout == ""

@@ -241,45 +241,26 @@ resource "azurerm_subnet_network_security_group_association" "llm" {
   network_security_group_id = azurerm_network_security_group.llm.id
 }
 
-# Multi-node: the VMs of the deployment sit in one proximity placement group.
-resource "azurerm_proximity_placement_group" "llm" {
-  name                = "${var.name}-ppg"
-  resource_group_name = azurerm_resource_group.llm.name
-  location            = azurerm_resource_group.llm.location
-  allowed_vm_sizes    = [local.size]
-  tags                = local.tags
-}
-
-# Multi-node: 2 replica group(s) of 2 VMs in one proximity placement group.
-# Azure connects InfiniBand only between VMs of one scale set: these standalone VMs talk over the
-# accelerated Ethernet NIC. For InfiniBand bandwidth, run the group as a scale set instead.
-resource "azurerm_network_interface" "head" {
-  count                          = 2
-  name                           = "${var.name}-head-${count.index}"
-  resource_group_name            = azurerm_resource_group.llm.name
-  location                       = azurerm_resource_group.llm.location
-  accelerated_networking_enabled = true
-  tags                           = local.tags
-
-  ip_configuration {
-    name                          = "internal"
-    subnet_id                     = azurerm_subnet.llm.id
-    private_ip_address_allocation = "Dynamic"
-  }
-}
-
-resource "azurerm_linux_virtual_machine" "head" {
-  count                      = 2
-  name                       = "${var.name}-head-${count.index}"
-  network_interface_ids      = [azurerm_network_interface.head[count.index].id]
-  resource_group_name        = azurerm_resource_group.llm.name
-  location                   = azurerm_resource_group.llm.location
-  size                       = local.size
-  zone                       = var.zone
-  allow_extension_operations = false
-  provision_vm_agent         = true
-  proximity_placement_group_id = azurerm_proximity_placement_group.llm.id
-  custom_data                = base64encode(<<EOT
+# Multi-node: 2 replica group(s), each a scale set of 2 VMs in one placement group.
+# Azure wires InfiniBand only between the VMs of one scale set (ND-series size pages), hence a set
+# per group; the HPC image brings the InfiniBand drivers and NCCL's topology files.
+# The VMs run one boot script and work out their rank and the head (the lowest instance ID) at boot.
+resource "azurerm_linux_virtual_machine_scale_set" "llm" {
+  count                        = 2
+  name                         = "${var.name}-g${count.index}"
+  computer_name_prefix         = "${var.name}-g${count.index}-"
+  resource_group_name          = azurerm_resource_group.llm.name
+  location                     = azurerm_resource_group.llm.location
+  sku                          = local.size
+  instances                    = 2
+  zones                        = var.zone == null ? null : [var.zone]
+  # One placement group: the set's VMs share an InfiniBand fabric.
+  single_placement_group       = true
+  overprovision                = false
+  upgrade_mode                 = "Manual"
+  extension_operations_enabled = false
+  provision_vm_agent           = true
+  custom_data                  = base64encode(<<EOT
 #!/bin/bash
 # llmplan boot script, rendered by Terraform's templatefile() or inline from a heredoc.
 # Starts the serving engine in its container with the flags the plan chose.
@@ -293,6 +274,64 @@ NODE_RANK='${0}'
 HEAD_ADDR='${replace("", "'", "'\\''")}'
 KEY_VAULT_NAME='${replace(var.key_vault_name, "'", "'\\''")}'
 IDENTITY_CLIENT_ID='${replace(azurerm_user_assigned_identity.llm.client_id, "'", "'\\''")}'
+
+# Multi-node on a scale set: Terraform has no per-instance values, so each node finds its rank and
+# the head here. Azure documents no order for a Uniform scale set's instance IDs, so the node lists
+# its scale set's instances through Azure Resource Manager (the nodes' identity has Reader on the
+# set), sorts them by instance ID and takes its position as its rank: the lowest ID is the head
+# (rank 0). Workers reach the head by its computer name, which Azure-provided DNS resolves inside
+# the virtual network. The list is read until all instances of the set are in it.
+CLUSTER_SIZE=2
+cluster_rank() {
+  python3 -c '
+import json, sys
+want, me = int(sys.argv[1]), sys.argv[2]
+vms = sorted(json.load(sys.stdin)["value"], key=lambda vm: int(vm["instanceId"]))
+if len(vms) != want:
+    sys.exit(1)
+ids = [vm["instanceId"] for vm in vms]
+print(ids.index(me), vms[0]["properties"]["osProfile"]["computerName"])
+' "$@"
+}
+imds_field() {
+  printf '%s' "$IMDS_COMPUTE" | python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+IMDS_COMPUTE=""
+for _ in $(seq 1 30); do
+  IMDS_COMPUTE="$(curl -sf -H Metadata:true 'http://169.254.169.254/metadata/instance/compute?api-version=2021-02-01' || true)"
+  [ -n "$IMDS_COMPUTE" ] && break
+  sleep 5
+done
+# A Uniform instance is named <scale set>_<instance id>.
+INSTANCE_ID="$(imds_field name | sed 's/.*_//')"
+list_url="https://management.azure.com/subscriptions/$(imds_field subscriptionId)/resourceGroups/$(imds_field resourceGroupName)/providers/Microsoft.Compute/virtualMachineScaleSets/$(imds_field vmScaleSetName)/virtualMachines?api-version=2024-07-01"
+token_url="http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F&client_id=$IDENTITY_CLIENT_ID"
+found=""
+# The Reader role is granted once the scale set exists and takes minutes to apply: keep asking.
+for _ in $(seq 1 90); do
+  token="$(curl -sf -H Metadata:true "$token_url" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])' || true)"
+  found="$(curl -sf -H "Authorization: Bearer $token" "$list_url" | cluster_rank "$CLUSTER_SIZE" "$INSTANCE_ID" || true)"
+  [ -n "$found" ] && break
+  sleep 10
+done
+[ -n "$found" ] || { echo "could not list the $CLUSTER_SIZE instances of this scale set" >&2; exit 1; }
+read -r NODE_RANK HEAD_NAME <<<"$found"
+if [ "$NODE_RANK" != "0" ]; then
+  for _ in $(seq 1 60); do
+    HEAD_ADDR="$(getent hosts "$HEAD_NAME" | awk '{print $1; exit}' || true)"
+    [ -n "$HEAD_ADDR" ] && break
+    sleep 10
+  done
+  [ -n "$HEAD_ADDR" ] || { echo "cannot resolve the head node $HEAD_NAME" >&2; exit 1; }
+fi
+echo "node rank $NODE_RANK of $CLUSTER_SIZE, head $HEAD_NAME"
+# The HPC image brings the InfiniBand ports up and names them mlx5_ib<N> during boot: wait for them
+# so NCCL does not start on Ethernet only.
+for _ in $(seq 1 60); do
+  ls /sys/class/infiniband 2>/dev/null | grep -q '^mlx5_ib' && break
+  sleep 10
+done
+
 NODE_IP="$(hostname -I | awk '{print $1}')"
 if [ -z "$HEAD_ADDR" ]; then HEAD_ADDR="$NODE_IP"; fi
 DIST_INIT_ADDR="$HEAD_ADDR:5000"
@@ -336,12 +375,16 @@ for name in llmplan-engine; do
 done
 
 if [ "$NODE_RANK" = "0" ]; then
-  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN --network host "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B-Instruct --host 0.0.0.0 --port 30000 --tp-size 8 --pp-size 2 --mem-fraction-static 0.85 --context-length 8192 --max-running-requests 16 --nnodes 2 --node-rank "$NODE_RANK" --dist-init-addr "$DIST_INIT_ADDR"
+  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN --network host --device /dev/infiniband --cap-add IPC_LOCK --ulimit memlock=-1 -v /opt/microsoft:/opt/microsoft:ro -e NCCL_IB_DISABLE=0 -e NCCL_IB_HCA=mlx5_ib -e NCCL_SOCKET_IFNAME=eth0 -e NCCL_IB_PCI_RELAXED_ORDERING=1 -e NCCL_TOPO_FILE=/opt/microsoft/ndv5-topo.xml "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B-Instruct --host 0.0.0.0 --port 30000 --tp-size 8 --pp-size 2 --mem-fraction-static 0.85 --context-length 8192 --max-running-requests 16 --nnodes 2 --node-rank "$NODE_RANK" --dist-init-addr "$DIST_INIT_ADDR"
 else
-  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN --network host "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B-Instruct --host 0.0.0.0 --port 30000 --tp-size 8 --pp-size 2 --mem-fraction-static 0.85 --context-length 8192 --max-running-requests 16 --nnodes 2 --node-rank "$NODE_RANK" --dist-init-addr "$DIST_INIT_ADDR"
+  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN --network host --device /dev/infiniband --cap-add IPC_LOCK --ulimit memlock=-1 -v /opt/microsoft:/opt/microsoft:ro -e NCCL_IB_DISABLE=0 -e NCCL_IB_HCA=mlx5_ib -e NCCL_SOCKET_IFNAME=eth0 -e NCCL_IB_PCI_RELAXED_ORDERING=1 -e NCCL_TOPO_FILE=/opt/microsoft/ndv5-topo.xml "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B-Instruct --host 0.0.0.0 --port 30000 --tp-size 8 --pp-size 2 --mem-fraction-static 0.85 --context-length 8192 --max-running-requests 16 --nnodes 2 --node-rank "$NODE_RANK" --dist-init-addr "$DIST_INIT_ADDR"
 fi
 EOT
   )
+
+  spot_restore {
+    enabled = true
+  }
   admin_username                  = "azureuser"
   disable_password_authentication = true
   encryption_at_host_enabled      = var.encryption_at_host
@@ -375,143 +418,38 @@ EOT
     identity_ids = [azurerm_user_assigned_identity.llm.id]
   }
 
-  depends_on = [azurerm_role_assignment.hf_token, azurerm_subnet_nat_gateway_association.llm]
-}
 
+  network_interface {
+    name                           = "nic"
+    primary                        = true
+    accelerated_networking_enabled = true
 
-resource "azurerm_network_interface" "worker" {
-  count                          = 2
-  name                           = "${var.name}-worker-${count.index}"
-  resource_group_name            = azurerm_resource_group.llm.name
-  location                       = azurerm_resource_group.llm.location
-  accelerated_networking_enabled = true
-  tags                           = local.tags
-
-  ip_configuration {
-    name                          = "internal"
-    subnet_id                     = azurerm_subnet.llm.id
-    private_ip_address_allocation = "Dynamic"
-  }
-}
-
-resource "azurerm_linux_virtual_machine" "worker" {
-  count                      = 2
-  name                       = "${var.name}-worker-${count.index}"
-  network_interface_ids      = [azurerm_network_interface.worker[count.index].id]
-  resource_group_name        = azurerm_resource_group.llm.name
-  location                   = azurerm_resource_group.llm.location
-  size                       = local.size
-  zone                       = var.zone
-  allow_extension_operations = false
-  provision_vm_agent         = true
-  proximity_placement_group_id = azurerm_proximity_placement_group.llm.id
-  custom_data                = base64encode(<<EOT
-#!/bin/bash
-# llmplan boot script, rendered by Terraform's templatefile() or inline from a heredoc.
-# Starts the serving engine in its container with the flags the plan chose.
-# Never put a user-supplied value in a comment here: a newline in it would end the comment.
-set -euo pipefail
-exec >>/var/log/llmplan-boot.log 2>&1
-
-HF_TOKEN_SECRET='${replace(var.hf_token_secret, "'", "'\\''")}'
-ENGINE_IMAGE='${replace(var.engine_image, "'", "'\\''")}'
-NODE_RANK='${count.index % 1 + 1}'
-HEAD_ADDR='${replace(azurerm_network_interface.head[floor(count.index / 1)].private_ip_address, "'", "'\\''")}'
-KEY_VAULT_NAME='${replace(var.key_vault_name, "'", "'\\''")}'
-IDENTITY_CLIENT_ID='${replace(azurerm_user_assigned_identity.llm.client_id, "'", "'\\''")}'
-NODE_IP="$(hostname -I | awk '{print $1}')"
-if [ -z "$HEAD_ADDR" ]; then HEAD_ADDR="$NODE_IP"; fi
-DIST_INIT_ADDR="$HEAD_ADDR:5000"
-VLLM_HOST_IP="$NODE_IP"
-export NODE_RANK HEAD_ADDR NODE_IP DIST_INIT_ADDR VLLM_HOST_IP
-
-# The GPU image installs or loads the NVIDIA driver during first boot: wait for it.
-for _ in $(seq 1 90); do
-  nvidia-smi >/dev/null 2>&1 && break
-  sleep 10
-done
-nvidia-smi
-command -v docker >/dev/null || { echo "docker is missing from this image" >&2; exit 1; }
-
-# Azure Key Vault, with the VM's user-assigned managed identity (token from the instance
-# metadata service, never stored).
-json_field() {
-  python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
-fetch_secret() {
-  local url access
-  url="http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net&client_id=$IDENTITY_CLIENT_ID"
-  access="$(curl -sf -H Metadata:true "$url" | json_field access_token)"
-  url="https://$KEY_VAULT_NAME.vault.azure.net/secrets/$HF_TOKEN_SECRET?api-version=7.4"
-  curl -sf -H "Authorization: Bearer $access" "$url" | json_field value
-}
-
-# The model hub token is read from the secret store at boot and handed to the containers by
-# name (-e HF_TOKEN), so it never appears in user data, metadata or a process list.
-HF_TOKEN=""
-if [ -n "$HF_TOKEN_SECRET" ]; then
-  HF_TOKEN="$(fetch_secret)"
-fi
-HUGGING_FACE_HUB_TOKEN="$HF_TOKEN"
-export HF_TOKEN HUGGING_FACE_HUB_TOKEN
-
-mkdir -p /opt/llmplan/hf-cache
-docker pull "$ENGINE_IMAGE"
-for name in llmplan-engine; do
-  docker rm -f "$name" >/dev/null 2>&1 || true
-done
-
-if [ "$NODE_RANK" = "0" ]; then
-  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN --network host "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B-Instruct --host 0.0.0.0 --port 30000 --tp-size 8 --pp-size 2 --mem-fraction-static 0.85 --context-length 8192 --max-running-requests 16 --nnodes 2 --node-rank "$NODE_RANK" --dist-init-addr "$DIST_INIT_ADDR"
-else
-  docker run -d --name llmplan-engine --restart unless-stopped --gpus all --ipc=host --shm-size 16g -v /opt/llmplan/hf-cache:/root/.cache/huggingface -e HF_TOKEN -e HUGGING_FACE_HUB_TOKEN --network host "$ENGINE_IMAGE" python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-405B-Instruct --host 0.0.0.0 --port 30000 --tp-size 8 --pp-size 2 --mem-fraction-static 0.85 --context-length 8192 --max-running-requests 16 --nnodes 2 --node-rank "$NODE_RANK" --dist-init-addr "$DIST_INIT_ADDR"
-fi
-EOT
-  )
-  admin_username                  = "azureuser"
-  disable_password_authentication = true
-  encryption_at_host_enabled      = var.encryption_at_host
-  tags                            = local.tags
-  # Spot: max_bid_price -1 pays at most the pay-as-you-go price and is never evicted for price.
-  priority        = "Spot"
-  eviction_policy = "Deallocate"
-  max_bid_price   = -1
-
-  admin_ssh_key {
-    username   = "azureuser"
-    public_key = var.ssh_public_key
-  }
-
-  source_image_reference {
-    publisher = "microsoft-dsvm"
-    offer     = "ubuntu-hpc"
-    sku       = "2204"
-    version   = "latest"
-  }
-
-  # Sized for the weights (756 GiB) in the model cache plus the image and engine container.
-  os_disk {
-    caching              = "ReadWrite"
-    storage_account_type = "Premium_LRS"
-    disk_size_gb         = 1100
-  }
-
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.llm.id]
+    ip_configuration {
+      name      = "internal"
+      primary   = true
+      subnet_id = azurerm_subnet.llm.id
+    }
   }
 
   depends_on = [azurerm_role_assignment.hf_token, azurerm_subnet_nat_gateway_association.llm]
+}
+
+# The nodes list their own scale set's instances at boot to find their rank and the head.
+resource "azurerm_role_assignment" "scale_set_reader" {
+  count                = 2
+  scope                = azurerm_linux_virtual_machine_scale_set.llm[count.index].id
+  role_definition_name = "Reader"
+  principal_id         = azurerm_user_assigned_identity.llm.principal_id
 }
 
 output "endpoint" {
-  description = "OpenAI-compatible API of each replica group's head VM (private addresses)."
-  value       = [for nic in azurerm_network_interface.head : "http://${nic.private_ip_address}:30000"]
+  description = "Each group's head VM (lowest instance ID of its scale set; its boot log names it) serves the API on this port."
+  value       = [for vmss in azurerm_linux_virtual_machine_scale_set.llm : "port 30000 on the head VM of scale set ${vmss.name}"]
 }
 
-output "instance_ids" {
-  description = "Head and worker VMs."
-  value       = concat(azurerm_linux_virtual_machine.head[*].id, azurerm_linux_virtual_machine.worker[*].id)
+output "group_ids" {
+  description = "The scale sets, one per replica group."
+  value       = azurerm_linux_virtual_machine_scale_set.llm[*].id
 }
 
 output "hourly_cost_usd" {

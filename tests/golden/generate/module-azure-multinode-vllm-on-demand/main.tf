@@ -128,45 +128,26 @@ resource "azurerm_subnet_network_security_group_association" "llm" {
   network_security_group_id = azurerm_network_security_group.llm.id
 }
 
-# Multi-node: the VMs of the deployment sit in one proximity placement group.
-resource "azurerm_proximity_placement_group" "llm" {
-  name                = "${var.name}-ppg"
-  resource_group_name = azurerm_resource_group.llm.name
-  location            = azurerm_resource_group.llm.location
-  allowed_vm_sizes    = [local.size]
-  tags                = local.tags
-}
-
-# Multi-node: 1 replica group(s) of 2 VMs in one proximity placement group.
-# Azure connects InfiniBand only between VMs of one scale set: these standalone VMs talk over the
-# accelerated Ethernet NIC. For InfiniBand bandwidth, run the group as a scale set instead.
-resource "azurerm_network_interface" "head" {
-  count                          = 1
-  name                           = "${var.name}-head-${count.index}"
-  resource_group_name            = azurerm_resource_group.llm.name
-  location                       = azurerm_resource_group.llm.location
-  accelerated_networking_enabled = true
-  tags                           = local.tags
-
-  ip_configuration {
-    name                          = "internal"
-    subnet_id                     = azurerm_subnet.llm.id
-    private_ip_address_allocation = "Dynamic"
-  }
-}
-
-resource "azurerm_linux_virtual_machine" "head" {
-  count                      = 1
-  name                       = "${var.name}-head-${count.index}"
-  network_interface_ids      = [azurerm_network_interface.head[count.index].id]
-  resource_group_name        = azurerm_resource_group.llm.name
-  location                   = azurerm_resource_group.llm.location
-  size                       = local.size
-  zone                       = var.zone
-  allow_extension_operations = false
-  provision_vm_agent         = true
-  proximity_placement_group_id = azurerm_proximity_placement_group.llm.id
-  custom_data                = base64encode(templatefile("${path.module}/boot.sh.tftpl", { hf_token_secret = var.hf_token_secret, engine_image = var.engine_image, key_vault_name = var.key_vault_name, identity_client_id = azurerm_user_assigned_identity.llm.client_id, node_rank = 0, head_address = "" }))
+# Multi-node: 1 replica group(s), each a scale set of 2 VMs in one placement group.
+# Azure wires InfiniBand only between the VMs of one scale set (ND-series size pages), hence a set
+# per group; the HPC image brings the InfiniBand drivers and NCCL's topology files.
+# The VMs run one boot script and work out their rank and the head (the lowest instance ID) at boot.
+resource "azurerm_linux_virtual_machine_scale_set" "llm" {
+  count                        = 1
+  name                         = "${var.name}-g${count.index}"
+  computer_name_prefix         = "${var.name}-g${count.index}-"
+  resource_group_name          = azurerm_resource_group.llm.name
+  location                     = azurerm_resource_group.llm.location
+  sku                          = local.size
+  instances                    = 2
+  zones                        = var.zone == null ? null : [var.zone]
+  # One placement group: the set's VMs share an InfiniBand fabric.
+  single_placement_group       = true
+  overprovision                = false
+  upgrade_mode                 = "Manual"
+  extension_operations_enabled = false
+  provision_vm_agent           = true
+  custom_data                  = base64encode(templatefile("${path.module}/boot.sh.tftpl", { hf_token_secret = var.hf_token_secret, engine_image = var.engine_image, key_vault_name = var.key_vault_name, identity_client_id = azurerm_user_assigned_identity.llm.client_id, node_rank = 0, head_address = "" }))
   admin_username                  = "azureuser"
   disable_password_authentication = true
   encryption_at_host_enabled      = var.encryption_at_host
@@ -196,66 +177,26 @@ resource "azurerm_linux_virtual_machine" "head" {
     identity_ids = [azurerm_user_assigned_identity.llm.id]
   }
 
-  depends_on = [azurerm_role_assignment.hf_token, azurerm_subnet_nat_gateway_association.llm]
-}
 
+  network_interface {
+    name                           = "nic"
+    primary                        = true
+    accelerated_networking_enabled = true
 
-resource "azurerm_network_interface" "worker" {
-  count                          = 1
-  name                           = "${var.name}-worker-${count.index}"
-  resource_group_name            = azurerm_resource_group.llm.name
-  location                       = azurerm_resource_group.llm.location
-  accelerated_networking_enabled = true
-  tags                           = local.tags
-
-  ip_configuration {
-    name                          = "internal"
-    subnet_id                     = azurerm_subnet.llm.id
-    private_ip_address_allocation = "Dynamic"
-  }
-}
-
-resource "azurerm_linux_virtual_machine" "worker" {
-  count                      = 1
-  name                       = "${var.name}-worker-${count.index}"
-  network_interface_ids      = [azurerm_network_interface.worker[count.index].id]
-  resource_group_name        = azurerm_resource_group.llm.name
-  location                   = azurerm_resource_group.llm.location
-  size                       = local.size
-  zone                       = var.zone
-  allow_extension_operations = false
-  provision_vm_agent         = true
-  proximity_placement_group_id = azurerm_proximity_placement_group.llm.id
-  custom_data                = base64encode(templatefile("${path.module}/boot.sh.tftpl", { hf_token_secret = var.hf_token_secret, engine_image = var.engine_image, key_vault_name = var.key_vault_name, identity_client_id = azurerm_user_assigned_identity.llm.client_id, node_rank = count.index % 1 + 1, head_address = azurerm_network_interface.head[floor(count.index / 1)].private_ip_address }))
-  admin_username                  = "azureuser"
-  disable_password_authentication = true
-  encryption_at_host_enabled      = var.encryption_at_host
-  tags                            = local.tags
-
-  admin_ssh_key {
-    username   = "azureuser"
-    public_key = var.ssh_public_key
-  }
-
-  source_image_reference {
-    publisher = "microsoft-dsvm"
-    offer     = "ubuntu-hpc"
-    sku       = "2204"
-    version   = "latest"
-  }
-
-  # Sized for the weights (756 GiB) in the model cache plus the image and engine container.
-  os_disk {
-    caching              = "ReadWrite"
-    storage_account_type = "Premium_LRS"
-    disk_size_gb         = 1100
-  }
-
-  identity {
-    type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.llm.id]
+    ip_configuration {
+      name      = "internal"
+      primary   = true
+      subnet_id = azurerm_subnet.llm.id
+    }
   }
 
   depends_on = [azurerm_role_assignment.hf_token, azurerm_subnet_nat_gateway_association.llm]
 }
 
+# The nodes list their own scale set's instances at boot to find their rank and the head.
+resource "azurerm_role_assignment" "scale_set_reader" {
+  count                = 1
+  scope                = azurerm_linux_virtual_machine_scale_set.llm[count.index].id
+  role_definition_name = "Reader"
+  principal_id         = azurerm_user_assigned_identity.llm.principal_id
+}

@@ -1,11 +1,11 @@
 output "endpoint" {
-  description = "OpenAI-compatible API of each replica group's head VM (private addresses)."
-  value       = [for nic in azurerm_network_interface.head : "http://${nic.private_ip_address}:8000"]
+  description = "Each group's head VM (lowest instance ID of its scale set; its boot log names it) serves the API on this port."
+  value       = [for vmss in azurerm_linux_virtual_machine_scale_set.llm : "port 8000 on the head VM of scale set ${vmss.name}"]
 }
 
-output "instance_ids" {
-  description = "Head and worker VMs."
-  value       = concat(azurerm_linux_virtual_machine.head[*].id, azurerm_linux_virtual_machine.worker[*].id)
+output "group_ids" {
+  description = "The scale sets, one per replica group."
+  value       = azurerm_linux_virtual_machine_scale_set.llm[*].id
 }
 
 output "hourly_cost_usd" {
