@@ -350,10 +350,9 @@ def size_on(
 ) -> SizingResult:
     """Size one replica of ``tp x pp`` GPUs of type ``gpu`` for ``workload``."""
     precision = resolve_precision(arch, workload)
+    # FP8 weights on a GPU without FP8 tensor cores still load (weight-only FP8 kernels), with the
+    # same memory, so precision never disqualifies a GPU here; speed is the roofline's business.
     reasons = parallelism_problems(arch, tp, pp, precision)
-    if precision.weights == "fp8" and not gpu.fp8_supported and precision.method == "fp8":
-        # Engines fall back to weight-only FP8 (Marlin) on pre-Hopper GPUs: memory is the same.
-        pass
     fraction = engine.memory_fraction(tp, workload.memory_fraction)
     usable = gpu.usable_bytes
     weights = weights_per_gpu(arch, precision, tp, pp)
