@@ -81,12 +81,10 @@ def no_fit_message(
 
 
 def _matches(offering: Offering, workload: Workload) -> bool:
-    """Whether the --gpu and --region filters let this offering in."""
-    from llmplan.gpus import canonical_gpu_name
+    """Whether the --gpu and --region filters let this offering in (as selection applies them)."""
+    from llmplan.selection import gpu_filter
 
     if workload.regions and offering.region not in workload.regions:
         return False
-    if workload.gpus:
-        wanted = {canonical_gpu_name(g) or g for g in workload.gpus}
-        return offering.gpu in wanted
-    return True
+    wanted = gpu_filter(workload)
+    return wanted is None or offering.gpu in wanted

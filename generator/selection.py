@@ -199,7 +199,8 @@ def tiers_for(workload: Workload, requested: Sequence[str] = ()) -> tuple[str, .
     return tuple(requested or workload.tiers or ("on-demand",))
 
 
-def _gpu_filter(workload: Workload) -> set[str] | None:
+def gpu_filter(workload: Workload) -> set[str] | None:
+    """Canonical names of the GPUs --gpu allows (None: any); an unknown name is an error."""
     if not workload.gpus:
         return None
     out = set()
@@ -231,7 +232,7 @@ def select(
 ) -> Selection:
     """Every fitting candidate, cheapest first, and why each other instance type was rejected."""
     considered = tiers_for(workload, tiers)
-    gpu_filter = _gpu_filter(workload)
+    allowed_gpus = gpu_filter(workload)
     _check_regions(catalogs, workload.regions)
     precision = resolve_precision(arch, workload)
     specs: dict[str, GpuSpec | None] = {}
@@ -251,7 +252,7 @@ def select(
 
     for offering in _offerings(catalogs, workload):
         key = f"{offering.cloud}:{offering.instance_type}"
-        if gpu_filter is not None and offering.gpu not in gpu_filter:
+        if allowed_gpus is not None and offering.gpu not in allowed_gpus:
             selection.rejected.setdefault(key, f"GPU {offering.gpu} not in --gpu")
             continue
         if offering.gpu not in specs:
