@@ -18,13 +18,13 @@ from llmplan import __version__
 from llmplan.errors import LlmplanError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "size": ("llmplan.cmd_size", "memory breakdown, max concurrency, fewest GPUs that fit"),
-    "plan": ("llmplan.cmd_plan", "cheapest fitting instance per cloud and tier"),
-    "generate": ("llmplan.cmd_generate", "render Terraform for the cheapest fitting plan"),
-    "check": ("llmplan.cmd_check", "check Terraform for GPU serving problems (pre-commit hook)"),
-    "cost": ("llmplan.cmd_cost", "monthly cost breakdown and diff of Terraform"),
-    "catalog": ("llmplan.cmd_catalog", "refresh and show instance prices"),
-    "models": ("llmplan.cmd_models", "list the bundled model architectures"),
+    "size": ("llmplan.commands.size", "memory breakdown, max concurrency, fewest GPUs that fit"),
+    "plan": ("llmplan.commands.plan", "cheapest fitting instance per cloud and tier"),
+    "generate": ("llmplan.commands.generate", "render Terraform for the cheapest fitting plan"),
+    "check": ("llmplan.commands.check", "check Terraform for GPU serving problems (pre-commit hook)"),
+    "cost": ("llmplan.commands.cost", "monthly cost breakdown and diff of Terraform"),
+    "catalog": ("llmplan.commands.catalog", "refresh and show instance prices"),
+    "models": ("llmplan.commands.models", "list the bundled model architectures"),
 }
 
 

@@ -99,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--snapshot", type=Path,
                         help="snapshot to start from (default providers/data/<cloud>.json)")
     args = parser.parse_args(argv)
-    from llmplan.cache import read_cache
-    from llmplan.clouds import get_provider
+    from llmplan.catalog.cache import read_cache
+    from llmplan.catalog.plugins import get_provider
     from llmplan.errors import LlmplanError
 
     default = ROOT / "providers" / "data" / f"{args.cloud}.json"

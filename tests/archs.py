@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmplan.architecture import ModelArchitecture
+from llmplan.model.architecture import ModelArchitecture
 
 
 def llama31_8b() -> ModelArchitecture:

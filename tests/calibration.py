@@ -6,12 +6,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmplan.engines import get_engine
+from llmplan.engines.profiles import get_engine
 from llmplan.errors import UsageError
 from llmplan.gpus import GIB, canonical_gpu_name, get_gpu
-from llmplan.models import load_model
-from llmplan.sizing import size_on
-from llmplan.spec import Workload
+from llmplan.model.registry import load_model
+from llmplan.sizing.memory import size_on
+from llmplan.workload import Workload
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vllm_startup"
 

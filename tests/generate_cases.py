@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from llmplan.providers.base import Offering, Price
-from llmplan.selection import Candidate, Shape
-from llmplan.sizing import Precision, SizingResult
-from llmplan.spec import Workload
+from llmplan.plan.select import Candidate, Shape
+from llmplan.sizing.memory import Precision, SizingResult
+from llmplan.workload import Workload
 
 GIB = 1024**3
 

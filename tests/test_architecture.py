@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from llmplan.architecture import ModelArchitecture, from_config
+from llmplan.model.architecture import ModelArchitecture, from_config
 from llmplan.errors import UsageError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from llmplan.cache import (
+from llmplan.catalog.cache import (
     cache_dir,
     cache_path,
     describe_age,
@@ -17,7 +17,7 @@ from llmplan.cache import (
     read_cache,
     write_cache,
 )
-from llmplan.clouds import get_provider
+from llmplan.catalog.plugins import get_provider
 from llmplan.errors import UsageError
 from llmplan.providers.document import catalog_from_document, load_snapshot
 

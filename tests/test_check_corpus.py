@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from llmplan.rules.base import Finding
-from llmplan.rules.runner import CheckResult, run_check
-from llmplan.tfread import scan_files
+from llmplan.check.base import Finding
+from llmplan.check.runner import CheckResult, run_check
+from llmplan.terraform.module import scan_files
 
 CORPUS = Path(os.environ.get("LLMPLAN_CORPUS", Path(__file__).resolve().parents[2] / "shared"
                              / "corpus" / "terraform"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from llmplan.engine_flags import Served, intent_from_labels, load_config, resolve_model
-from llmplan.engine_flags_scan import scan_text, scan_value
-from llmplan.tfread_values import Unknown
+from llmplan.serving.served import Served, intent_from_labels, load_config, resolve_model
+from llmplan.serving.scan import scan_text, scan_value
+from llmplan.terraform.values import Unknown
 
 
 def _one(text: str, metadata: dict[str, object] | None = None) -> Served:
@@ -232,7 +232,7 @@ def test_model_references() -> None:
 
 
 def test_generated_tags_are_read_as_intent() -> None:
-    from llmplan.engine_flags import intent_from_labels
+    from llmplan.serving.served import intent_from_labels
 
     intent = intent_from_labels({
         "llmplan-model": "meta-llama/Llama-3.1-8B-Instruct", "llmplan-context": "8192",

@@ -1,4 +1,4 @@
-"""The shared Terraform reader (llmplan.tfread): parsing, static evaluation, records."""
+"""The shared Terraform reader (llmplan.terraform.module): parsing, static evaluation, records."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmplan.tfread import (
+from llmplan.terraform.module import (
     Evaluation,
     Module,
     Unknown,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import llmplan.rules as rules_package
-from llmplan.rules import RULES, RULES_BY_ID
-from llmplan.rules.runner import run_check
+import llmplan.check.rules as rules_package
+from llmplan.check.rules import RULES, RULES_BY_ID
+from llmplan.check.runner import run_check
 
 FIXTURES = Path(__file__).parent / "fixtures" / "check"
 MARK = re.compile(r"expect(-next)?:\s*(LLM\d{3})")

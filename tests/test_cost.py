@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from llmplan.cli import main
-from llmplan.cost_model import PriceBook, ResourceValues, price_resources
-from llmplan.pricing import load_catalogs
+from llmplan.cost.model import PriceBook, ResourceValues, price_resources
+from llmplan.catalog.pricing import load_catalogs
 from llmplan.providers.base import HOURS_PER_MONTH
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cost"
@@ -320,7 +320,7 @@ FROZEN = {
 
 @pytest.fixture()
 def frozen_prices(monkeypatch: pytest.MonkeyPatch) -> None:
-    import llmplan.pricing as pricing
+    import llmplan.catalog.pricing as pricing
     from llmplan.providers.base import Catalog, Offering, Price
 
     def load(clouds: list[str], mode: str = "snapshot", regions: Any = ()) -> Any:

@@ -23,8 +23,8 @@ from generate_cases import (
 )
 
 from llmplan.cli import main
-from llmplan.launch import ShellVar, docker_run
-from llmplan.render import Deployment, container_options, deployment, render
+from llmplan.engines.launch import ShellVar, docker_run
+from llmplan.render.deployment import Deployment, container_options, deployment, render
 
 GOLDEN = Path(__file__).parent / "golden" / "generate"
 SCHEMA = Path(__file__).parent / "fixtures" / "provider_schema"
@@ -349,7 +349,7 @@ AZURE_MULTINODE = [c for c in CASES if c.cloud == "azure" and c.topology == "mul
 @pytest.mark.parametrize("case", AZURE_MULTINODE, ids=[c.id for c in AZURE_MULTINODE])
 def test_azure_multinode_is_one_infiniband_scale_set_per_group(
         case: Case, tmp_path: Path) -> None:
-    from llmplan.rules.runner import run_check
+    from llmplan.check.runner import run_check
 
     dep = _deploy(case)
     text = render(dep, "inline").main_tf

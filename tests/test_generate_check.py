@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from llmplan.rules.runner import run_check
+from llmplan.check.runner import run_check
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RENDERED = sorted(p.parent for p in EXAMPLES.glob("*/*/main.tf"))

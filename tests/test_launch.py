@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmplan.errors import UsageError
-from llmplan.launch import (
+from llmplan.engines.launch import (
     ENGINE_IMAGES,
     LaunchSpec,
     ShellVar,

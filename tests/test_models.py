@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from llmplan import models
+from llmplan.model import registry as models
 from llmplan.errors import UsageError
-from llmplan.models import list_models, load_model, registry_entry
+from llmplan.model.registry import list_models, load_model, registry_entry
 
-REGISTRY = Path(models.__file__).parent / "data" / "models"
+REGISTRY = Path(models.__file__).parent.parent / "data" / "models"
 MODEL_IDS = list_models()
 TOLERANCE = 0.005  # computed totals must land within 0.5% of the published ones
 
@@ -220,7 +220,7 @@ def test_config_with_a_bad_field_names_field_and_file(tmp_path: Path) -> None:
 
 
 def test_an_alias_is_served_as_itself_not_as_the_base_model() -> None:
-    from llmplan.models import served_model_id
+    from llmplan.model.registry import served_model_id
 
     # The -Instruct variant shares the base model's architecture record but is a different
     # checkpoint: the engine must load what the user named, in the registry's spelling.

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from llmplan.clouds import get_provider
+from llmplan.catalog.plugins import get_provider
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "skypilot-catalog"
 # Our GPU names -> the reference's accelerator names (GCP prices GPUs as separate rows).

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archs import deepseek_v3, llama31_8b, mixtral_8x7b
-from llmplan.engines import get_engine
+from llmplan.engines.profiles import get_engine
 from llmplan.gpus import get_gpu
 from llmplan.providers.base import Catalog, Offering, Price
-from llmplan.selection import select
-from llmplan.sizing import parallelism_problems, resolve_precision, size_on
-from llmplan.spec import Workload
+from llmplan.plan.select import select
+from llmplan.sizing.memory import parallelism_problems, resolve_precision, size_on
+from llmplan.workload import Workload
 
 P = "2026-11-01"
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from archs import deepseek_v3, llama31_8b, mixtral_8x7b
-from llmplan.engines import get_engine
-from llmplan.sizing import (
+from llmplan.engines.profiles import get_engine
+from llmplan.sizing.memory import (
     Precision,
     kv_bytes_per_token_per_gpu,
     parallelism_problems,
@@ -16,7 +16,7 @@ from llmplan.sizing import (
     weight_bytes,
     weights_per_gpu,
 )
-from llmplan.spec import Workload
+from llmplan.workload import Workload
 
 BF16 = Precision("bf16", None, "auto")
 
@@ -114,7 +114,7 @@ def test_sglang_default_fraction_depends_on_tp() -> None:
 
 def test_sglang_static_fraction_leaves_activations_outside() -> None:
     from llmplan.gpus import get_gpu
-    from llmplan.sizing import size_on
+    from llmplan.sizing.memory import size_on
 
     arch = llama31_8b()
     w = Workload(model="x", context=4096, engine="sglang")

@@ -8,7 +8,7 @@ import pytest
 
 from llmplan.cli import main
 from llmplan.errors import UsageError
-from llmplan.spec import Workload, build_workload, read_spec_file
+from llmplan.workload import Workload, build_workload, read_spec_file
 
 
 def write(tmp_path: Path, text: str) -> str:

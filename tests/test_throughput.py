@@ -15,10 +15,10 @@ import pytest
 from throughput_calibration import OUTLIERS, errors, run_all, scored, summary
 
 from llmplan.gpus import get_gpu
-from llmplan.models import load_model
-from llmplan.sizing import resolve_precision
-from llmplan.spec import Workload
-from llmplan.throughput import (
+from llmplan.model.registry import load_model
+from llmplan.sizing.memory import resolve_precision
+from llmplan.workload import Workload
+from llmplan.sizing.throughput import (
     BANDWIDTH_EFFICIENCY,
     COMPUTE_EFFICIENCY,
     STEP_OVERHEAD_S,

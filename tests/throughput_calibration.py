@@ -1,4 +1,4 @@
-"""Run the roofline model (llmplan.throughput) on each published measurement in
+"""Run the roofline model (llmplan.sizing.throughput) on each published measurement in
 tests/fixtures/throughput and print ours vs theirs.
 
     python tests/throughput_calibration.py          # table, median and worst error
@@ -31,13 +31,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from llmplan.engines import get_engine
+from llmplan.engines.profiles import get_engine
 from llmplan.errors import UsageError
 from llmplan.gpus import canonical_gpu_name, get_gpu
-from llmplan.models import load_model
-from llmplan.sizing import resolve_precision, size_on
-from llmplan.spec import Workload
-from llmplan.throughput import ReplicaShape, speed
+from llmplan.model.registry import load_model
+from llmplan.sizing.memory import resolve_precision, size_on
+from llmplan.workload import Workload
+from llmplan.sizing.throughput import ReplicaShape, speed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "throughput"
 
@@ -218,7 +218,7 @@ def report() -> None:
 def fit() -> None:
     """Grid-search the constants minimising the mean |log(ours/theirs)| (median and worst are
     printed too: a median-only fit buys a few points of median with a much worse worst case)."""
-    import llmplan.throughput as t
+    import llmplan.sizing.throughput as t
 
     best: tuple[float, float, float, float, float, float] | None = None
     for bw in [x / 100 for x in range(50, 96, 5)]:

@@ -1,0 +1,520 @@
+"""Candidate plans (offering x parallelism x replicas x tier) and the cheapest that fits.
+
+Pure: takes catalogs and a workload, returns ranked candidates and why the rest were rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmplan.model.architecture import ModelArchitecture
+from llmplan.engines.profiles import EngineProfile
+from llmplan.errors import UsageError, did_you_mean
+from llmplan.gpus import GpuSpec, canonical_gpu_name, get_gpu
+from llmplan.providers.base import HOURS_PER_MONTH, Catalog, Offering, Price
+from llmplan.sizing.memory import (
+    Precision,
+    SizingResult,
+    parallelism_problems,
+    resolve_precision,
+    size_on,
+)
+from llmplan.workload import Workload
+from llmplan.sizing.throughput import ReplicaShape, Speed, best_batch, speed
+
+MAX_TOTAL_NODES = 64
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How one replica sits on the hardware: TP x PP GPUs over ``nodes_per_replica`` nodes."""
+
+    tensor_parallel: int
+    pipeline_parallel: int
+    nodes_per_replica: int
+    replicas_per_node: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    offering: Offering
+    shape: Shape
+    tier: str
+    price: Price
+    sizing: SizingResult
+    nodes: int
+    replicas: int
+    # Speed of one replica at its batch (None only for callers that build candidates by hand).
+    speed: Speed | None = None
+    # Replicas the target load alone needs (None without a load).
+    replicas_for_load: int | None = None
+    # Requests in flight the workload puts on the whole plan (concurrency, or the load's
+    # in-flight requests by Little's law); 0 means "the sizing's concurrency per replica".
+    demand: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Output tokens/s of one replica at its batch."""
+        return self.speed.output_tokens_per_s if self.speed else 0.0
+
+    @property
+    def usd_per_million_tokens(self) -> float:
+        """$ per million output tokens at this tier, every replica busy at its batch."""
+        if self.speed is None:
+            return math.inf
+        return self.speed.usd_per_million_tokens(self.hourly_usd / self.replicas)
+
+    @property
+    def hourly_usd(self) -> float:
+        return self.price.hourly_usd * self.nodes
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.hourly_usd * HOURS_PER_MONTH
+
+    @property
+    def max_concurrency(self) -> float:
+        return self.sizing.max_concurrency * self.replicas
+
+    @property
+    def headroom(self) -> float:
+        """Capacity over demand for the whole plan (1.0 = exactly full)."""
+        demand = self.demand or self.sizing.concurrency * self.replicas
+        return self.max_concurrency / demand
+
+    @property
+    def gpus_used(self) -> int:
+        return self.replicas * self.shape.tensor_parallel * self.shape.pipeline_parallel
+
+    def sort_key(self) -> tuple[float, float, int, str, str, str]:
+        # Cheapest first; at equal price the one with more headroom, then fewer nodes.
+        return (
+            round(self.hourly_usd, 6),
+            -self.headroom,
+            self.nodes,
+            self.offering.instance_type,
+            self.offering.region,
+            self.tier,
+        )
+
+    def rank_key(self, objective: str = "cost") -> tuple[float, ...] | tuple[object, ...]:
+        """Order for ``--objective``: total $/hour, TPOT, or $ per million output tokens."""
+        if objective == "latency":
+            tpot = self.speed.tpot_ms if self.speed else math.inf
+            return (round(tpot, 6), *self.sort_key())
+        if objective == "cost-per-token":
+            return (round(self.usd_per_million_tokens, 6), *self.sort_key())
+        return self.sort_key()
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.offering
+        return {
+            "cloud": o.cloud,
+            "region": o.region,
+            "instance_type": o.instance_type,
+            "gpu": o.gpu,
+            "gpu_count": o.gpu_count,
+            "nodes": self.nodes,
+            "replicas": self.replicas,
+            "tensor_parallel": self.shape.tensor_parallel,
+            "pipeline_parallel": self.shape.pipeline_parallel,
+            "data_parallel_per_node": self.shape.replicas_per_node,
+            "tier": self.tier,
+            "hourly_usd": round(self.hourly_usd, 4),
+            "monthly_usd": round(self.monthly_usd, 2),
+            "max_concurrency": round(self.max_concurrency, 2),
+            "headroom": round(self.headroom, 3),
+            "kv_tokens_per_replica": self.sizing.kv_tokens,
+            "replicas_for_load": self.replicas_for_load,
+            **self._speed_json(),
+            "weights_gib_per_gpu": round(self.sizing.weights_bytes_per_gpu / 1024**3, 2),
+            "fast_network": o.fast_network,
+            "price_source": self.price.source,
+            "price_as_of": self.price.as_of,
+            "price_origin": self.price.origin,
+        }
+
+    def _speed_json(self) -> dict[str, Any]:
+        s = self.speed
+        if s is None:
+            return {}
+        usd = self.usd_per_million_tokens
+        return {
+            "batch_per_replica": s.batch,
+            "tokens_per_second": round(s.output_tokens_per_s, 1),
+            "tpot_ms": round(s.tpot_ms, 2),
+            "ttft_ms": round(s.ttft_ms, 1),
+            "usd_per_million_tokens": round(usd, 4) if math.isfinite(usd) else None,
+        }
+
+
+@dataclass
+class Selection:
+    candidates: list[Candidate]
+    rejected: dict[str, str] = field(default_factory=dict)
+    considered_tiers: tuple[str, ...] = ()
+    objective: str = "cost"
+    # Output tokens/s the load asks for (None without a load), and the lengths speeds assume.
+    required_tokens_per_s: float | None = None
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+
+    def best_per_cloud(self) -> dict[str, Candidate]:
+        best: dict[str, Candidate] = {}
+        for c in self.candidates:
+            best.setdefault(c.offering.cloud, c)
+        return best
+
+    def best_per_cloud_and_tier(self) -> dict[tuple[str, str], Candidate]:
+        best: dict[tuple[str, str], Candidate] = {}
+        for c in self.candidates:
+            best.setdefault((c.offering.cloud, c.tier), c)
+        return best
+
+
+def shapes(offering: Offering, max_nodes: int) -> list[Shape]:
+    """Every way one replica can sit on this instance type.
+
+    Inside a node: TP x PP GPUs, the node's other GPUs running more replicas (data parallel).
+    Across nodes (only with a fast network): TP over the node's GPUs, PP over the nodes.
+    """
+    g = offering.gpu_count
+    out: list[Shape] = []
+    for tp in range(1, g + 1):
+        if g % tp:
+            continue
+        for pp in range(1, g // tp + 1):
+            if (g // tp) % pp:
+                continue
+            out.append(Shape(tp, pp, 1, g // (tp * pp)))
+    if offering.fast_network:
+        out += [Shape(g, nodes, nodes, 1) for nodes in range(2, max_nodes + 1)]
+    return out
+
+
+def tiers_for(workload: Workload, requested: Sequence[str] = ()) -> tuple[str, ...]:
+    return tuple(requested or workload.tiers or ("on-demand",))
+
+
+def gpu_filter(workload: Workload) -> set[str] | None:
+    """Canonical names of the GPUs --gpu allows (None: any); an unknown name is an error."""
+    if not workload.gpus:
+        return None
+    out = set()
+    for name in workload.gpus:
+        canonical = canonical_gpu_name(name)
+        if canonical is None:
+            get_gpu(name)  # raises the did-you-mean error
+        else:
+            out.add(canonical)
+    return out
+
+
+def _check_regions(catalogs: Sequence[Catalog], regions: Sequence[str]) -> None:
+    known = {o.region for c in catalogs for o in c.offerings}
+    for region in regions:
+        if region not in known:
+            raise UsageError(
+                f"unknown region '{region}'{did_you_mean(region, known)} "
+                f"for clouds {', '.join(c.cloud for c in catalogs)}"
+            )
+
+
+def select(
+    arch: ModelArchitecture,
+    workload: Workload,
+    engine: EngineProfile,
+    catalogs: Sequence[Catalog],
+    tiers: Sequence[str] = (),
+) -> Selection:
+    """Every fitting candidate, cheapest first, and why each other instance type was rejected."""
+    considered = tiers_for(workload, tiers)
+    allowed_gpus = gpu_filter(workload)
+    _check_regions(catalogs, workload.regions)
+    precision = resolve_precision(arch, workload)
+    specs: dict[str, GpuSpec | None] = {}
+    sized: dict[tuple[str, int, int], SizingResult] = {}
+    base = _single_request(workload)
+    prompt, output = request_lengths(workload)
+    selection = Selection(
+        candidates=[],
+        considered_tiers=considered,
+        objective=workload.objective,
+        required_tokens_per_s=required_tokens_per_s(workload),
+        prompt_tokens=prompt,
+        output_tokens=output,
+    )
+    perf = _Perf(arch, precision, engine, workload, prompt, output)
+    latency_rejected: set[str] = set()
+
+    for offering in _offerings(catalogs, workload):
+        key = f"{offering.cloud}:{offering.instance_type}"
+        if allowed_gpus is not None and offering.gpu not in allowed_gpus:
+            selection.rejected.setdefault(key, f"GPU {offering.gpu} not in --gpu")
+            continue
+        if offering.gpu not in specs:
+            name = canonical_gpu_name(offering.gpu)
+            specs[offering.gpu] = get_gpu(name) if name else None
+        spec = specs[offering.gpu]
+        if spec is None:
+            selection.rejected.setdefault(key, f"unknown GPU {offering.gpu}")
+            continue
+        priced = _priced_tiers(offering, considered, workload, selection.rejected, key)
+        if not priced:
+            continue
+        fitting = 0
+        for shape in shapes(offering, workload.max_nodes):
+            tp, pp = shape.tensor_parallel, shape.pipeline_parallel
+            if parallelism_problems(arch, tp, pp, precision):
+                continue
+            skey = (spec.name, tp, pp)
+            if skey not in sized:
+                sized[skey] = size_on(arch, base, spec, engine, tp, pp)
+            replica = sized[skey]
+            if replica.max_concurrency < 1 or not _memory_ok(replica):
+                # Shapes come smallest first: the widest one that still fails says the most.
+                if key not in latency_rejected and _is_memory_reason(selection.rejected, key):
+                    selection.rejected[key] = _why(replica, offering, shape)
+                continue
+            replicas, nodes = _replicas_needed(workload.concurrency, replica, shape)
+            fast, load_replicas, problem = perf.replica_speed(spec, shape, replica, replicas)
+            if problem:
+                # A shape that holds the model but misses a latency target says more than the
+                # smaller shapes' memory failures: it replaces them (the first one is kept).
+                if key not in latency_rejected:
+                    latency_rejected.add(key)
+                    selection.rejected[key] = f"{offering.gpu_count} x {offering.gpu}: {problem}"
+                continue
+            if load_replicas is not None and load_replicas > replicas:
+                replicas, nodes = _whole_nodes(load_replicas, shape)
+            if nodes > MAX_TOTAL_NODES:
+                selection.rejected.setdefault(key, _too_many_nodes(nodes, workload))
+                continue
+            per_replica = math.ceil(workload.concurrency / replicas)
+            final = _with_concurrency(replica, per_replica)
+            if not workload.load.is_set:
+                # Without a load the batch is the concurrency each replica is asked to hold.
+                fast = perf.at_batch(spec, shape, per_replica)
+            fitting += 1
+            demand = max(float(workload.concurrency), in_flight(workload, fast))
+            for tier, price in priced:
+                selection.candidates.append(
+                    Candidate(
+                        offering, shape, tier, price, final, nodes, replicas, fast, load_replicas,
+                        demand,
+                    )
+                )
+        if fitting:
+            selection.rejected.pop(key, None)
+    selection.candidates = _single_node_first(selection.candidates, selection.rejected)
+    selection.candidates.sort(key=lambda c: c.rank_key(workload.objective))
+    return selection
+
+
+def _single_node_first(candidates: list[Candidate], rejected: dict[str, str]) -> list[Candidate]:
+    """Keep replicas that span nodes only for clouds where no single node holds one.
+
+    Pipeline stages over the network cost latency and failure modes that a cheaper hourly rate
+    rarely pays for; they are the answer only when the model fits no single machine.
+    """
+    single = {c.offering.cloud for c in candidates if c.shape.nodes_per_replica == 1}
+    kept: list[Candidate] = []
+    for c in candidates:
+        if c.shape.nodes_per_replica > 1 and c.offering.cloud in single:
+            key = f"{c.offering.cloud}:{c.offering.instance_type}"
+            if not any(k.offering.instance_type == c.offering.instance_type
+                       and k.offering.cloud == c.offering.cloud for k in kept):
+                rejected.setdefault(key, "a replica would span nodes, and a single node fits "
+                                         "elsewhere on this cloud")
+            continue
+        kept.append(c)
+    return kept
+
+
+def request_lengths(workload: Workload) -> tuple[int, int]:
+    """Prompt and output tokens per request: the load's, else 3/4 and 1/4 of the context."""
+    load = workload.load
+    prompt = load.prompt_tokens or max(1, workload.context * 3 // 4)
+    output = load.output_tokens or max(1, workload.context // 4)
+    return prompt, output
+
+
+def in_flight(workload: Workload, speed: Speed | None) -> float:
+    """Requests in flight under the load (Little's law: arrival rate x time in the system)."""
+    load = workload.load
+    if speed is None or not load.is_set:
+        return 0.0
+    if load.requests_per_second is not None:
+        output = request_lengths(workload)[1]
+        seconds = (speed.ttft_ms + output * speed.tpot_ms) / 1000
+        return load.requests_per_second * seconds
+    required = required_tokens_per_s(workload) or 0.0
+    return required * speed.tpot_ms / 1000
+
+
+def required_tokens_per_s(workload: Workload) -> float | None:
+    """Output tokens/s the load asks for: tokens/s as given, else requests/s x output tokens."""
+    load = workload.load
+    if load.tokens_per_second is not None:
+        return load.tokens_per_second
+    if load.requests_per_second is not None:
+        return load.requests_per_second * request_lengths(workload)[1]
+    return None
+
+
+class _Perf:
+    """Roofline speeds of one replica shape, cached per (GPU, TP, PP, nodes) across offerings."""
+
+    def __init__(
+        self,
+        arch: ModelArchitecture,
+        precision: Precision,
+        engine: EngineProfile,
+        workload: Workload,
+        prompt: int,
+        output: int,
+    ) -> None:
+        self.arch, self.precision, self.engine, self.workload = arch, precision, engine, workload
+        self.prompt, self.output = prompt, output
+        self._best: dict[tuple[str, int, int, int], tuple[Speed | None, int | None, str]] = {}
+        self._at: dict[tuple[str, int, int, int, int], Speed] = {}
+
+    def at_batch(self, gpu: GpuSpec, shape: Shape, batch: int) -> Speed:
+        key = (gpu.name, shape.tensor_parallel, shape.pipeline_parallel, shape.nodes_per_replica)
+        if (*key, batch) not in self._at:
+            self._at[(*key, batch)] = speed(
+                self.arch, gpu, self.precision, _roof(shape), batch, self.prompt, self.output
+            )
+        return self._at[(*key, batch)]
+
+    def replica_speed(
+        self, gpu: GpuSpec, shape: Shape, replica: SizingResult, replicas: int
+    ) -> tuple[Speed | None, int | None, str]:
+        """With a load: (speed at the best batch, replicas the load needs, rejection reason)."""
+        if not self.workload.load.is_set:
+            return None, None, ""
+        key = (gpu.name, shape.tensor_parallel, shape.pipeline_parallel, shape.nodes_per_replica)
+        if key not in self._best:
+            self._best[key] = self._for_load(gpu, shape, replica)
+        return self._best[key]
+
+    def _for_load(
+        self, gpu: GpuSpec, shape: Shape, replica: SizingResult
+    ) -> tuple[Speed | None, int | None, str]:
+        load = self.workload.load
+        _, max_seqs = self.engine.batch_defaults(gpu.memory_gib_usable, gpu.name)
+        max_batch = max(1, min(int(replica.max_concurrency), max_seqs))
+        fast = best_batch(
+            self.arch, gpu, self.precision, _roof(shape), max_batch,
+            self.prompt, self.output, load.tpot_ms,
+        )  # fmt: skip
+        if fast is None:
+            single = self.at_batch(gpu, shape, 1)
+            return (
+                None,
+                None,
+                (f"TPOT {single.tpot_ms:.1f} ms at batch 1 misses the {load.tpot_ms:g} ms target"),
+            )
+        if load.ttft_ms is not None and fast.ttft_ms > load.ttft_ms:
+            return (
+                None,
+                None,
+                (
+                    f"TTFT {fast.ttft_ms:.0f} ms for a {self.prompt:,}-token prompt misses the "
+                    f"{load.ttft_ms:g} ms target"
+                ),
+            )
+        required = required_tokens_per_s(self.workload) or 0.0
+        needed = max(1, math.ceil(required / fast.output_tokens_per_s - 1e-9))
+        return fast, needed, ""
+
+
+def _roof(shape: Shape) -> ReplicaShape:
+    return ReplicaShape(shape.tensor_parallel, shape.pipeline_parallel, shape.nodes_per_replica)
+
+
+def _whole_nodes(replicas: int, shape: Shape) -> tuple[int, int]:
+    groups = math.ceil(replicas / shape.replicas_per_node)
+    return groups * shape.replicas_per_node, groups * shape.nodes_per_replica
+
+
+def _too_many_nodes(nodes: int, workload: Workload) -> str:
+    if workload.load.is_set:
+        return f"needs {nodes} nodes for the target load (more than {MAX_TOTAL_NODES})"
+    return f"needs {nodes} nodes for concurrency {workload.concurrency}"
+
+
+def _single_request(workload: Workload) -> Workload:
+    from dataclasses import replace
+
+    return replace(workload, concurrency=1)
+
+
+def _with_concurrency(result: SizingResult, concurrency: int) -> SizingResult:
+    from dataclasses import replace
+
+    return replace(result, concurrency=concurrency)
+
+
+def _memory_ok(result: SizingResult) -> bool:
+    # Only memory reasons disqualify here; the concurrency is met with replicas.
+    return all("exceeds the model's maximum" not in r for r in result.reasons) and (
+        result.kv_cache_bytes_per_gpu > 0
+    )
+
+
+_WHY_PREFIX = " as TP="
+
+
+def _why(result: SizingResult, offering: Offering, shape: Shape) -> str:
+    reason = result.reasons[0] if result.reasons else "does not fit"
+    span = f" over {shape.nodes_per_replica} nodes" if shape.nodes_per_replica > 1 else ""
+    return (f"{result.gpu_count} x {offering.gpu}{_WHY_PREFIX}{result.tensor_parallel} x "
+            f"PP={result.pipeline_parallel}{span}: {reason}")
+
+
+def _is_memory_reason(rejected: dict[str, str], key: str) -> bool:
+    """Whether ``key`` has no reason yet, or only a memory one a wider shape may replace."""
+    return key not in rejected or _WHY_PREFIX in rejected[key]
+
+
+def _replicas_needed(concurrency: int, replica: SizingResult, shape: Shape) -> tuple[int, int]:
+    """Replicas to hold ``concurrency`` requests, rounded up to whole nodes; and those nodes."""
+    replicas = max(1, math.ceil(concurrency / replica.max_concurrency - 1e-9))
+    return _whole_nodes(replicas, shape)
+
+
+def _offerings(catalogs: Iterable[Catalog], workload: Workload) -> Iterable[Offering]:
+    regions = set(workload.regions)
+    for catalog in catalogs:
+        for offering in catalog.offerings:
+            if regions and offering.region not in regions:
+                continue
+            yield offering
+
+
+def _priced_tiers(
+    offering: Offering,
+    tiers: Sequence[str],
+    workload: Workload,
+    rejected: dict[str, str],
+    key: str,
+) -> list[tuple[str, Price]]:
+    out = []
+    for tier in tiers:
+        if tier == "spot" and workload.workload == "realtime" and not workload.allow_spot:
+            rejected.setdefault(key, "spot capacity for a realtime workload (use --allow-spot)")
+            continue
+        price = offering.price(tier)
+        if price is None:
+            # Keyed by instance type, so say where the gap was seen rather than implying that
+            # this region is the only one.
+            reason = offering.unpriced.get(tier) or "not sold there"
+            rejected.setdefault(key, f"no {tier} price in {offering.region} (and the other "
+                                     f"regions considered): {reason}")
+            continue
+        out.append((tier, price))
+    return out
