@@ -30,12 +30,12 @@ def select_only(args: list[str], runs: int) -> float:
     """Median seconds of ``select()`` with everything it reads already loaded."""
     import argparse
 
+    from llmplan.catalog.pricing import load_catalogs, select_clouds
     from llmplan.commands.plan import add_arguments
+    from llmplan.commands.spec import workload_from_args
     from llmplan.engines.profiles import get_engine
     from llmplan.model.registry import load_model
-    from llmplan.catalog.pricing import load_catalogs, select_clouds
     from llmplan.plan.select import select
-    from llmplan.workload import workload_from_args
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

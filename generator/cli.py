@@ -1,8 +1,8 @@
 """The ``llmplan`` command: argument parsing and the one place errors become exit codes.
 
-Each subcommand lives in its own ``cmd_*`` module exposing ``add_arguments(parser)`` and
-``run(args) -> int``; those modules import their heavy dependencies inside ``run`` so that start-up
-stays fast.
+Each subcommand lives in its own :mod:`llmplan.commands` module exposing
+``add_arguments(parser)`` and ``run(args) -> int``; those modules import their heavy dependencies
+inside ``run`` so that start-up stays fast.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "size": ("llmplan.commands.size", "memory breakdown, max concurrency, fewest GPUs that fit"),
     "plan": ("llmplan.commands.plan", "cheapest fitting instance per cloud and tier"),
     "generate": ("llmplan.commands.generate", "render Terraform for the cheapest fitting plan"),
-    "check": ("llmplan.commands.check", "check Terraform for GPU serving problems (pre-commit hook)"),
+    "check": (
+        "llmplan.commands.check",
+        "check Terraform for GPU serving problems (pre-commit hook)",
+    ),
     "cost": ("llmplan.commands.cost", "monthly cost breakdown and diff of Terraform"),
     "catalog": ("llmplan.commands.catalog", "refresh and show instance prices"),
     "models": ("llmplan.commands.models", "list the bundled model architectures"),

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-Tier = Literal["on-demand", "spot", "reserved-1y", "reserved-3y"]
-TIERS: tuple[Tier, ...] = ("on-demand", "spot", "reserved-1y", "reserved-3y")
-PriceSource = Literal["snapshot", "cache", "live"]
+from llmplan.vocabulary import TIERS, PriceSource, Tier
+
+__all__ = ["CATALOG_FORMAT", "HOURS_PER_MONTH", "TIERS", "Catalog", "Offering", "Price",
+           "PriceSource", "Provider", "Tier"]
+
 HOURS_PER_MONTH = 730.0
 CATALOG_FORMAT = 1
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from llmplan.plan.candidate import Candidate, Shape
 from llmplan.providers.base import Offering, Price
-from llmplan.plan.select import Candidate, Shape
-from llmplan.sizing.memory import Precision, SizingResult
+from llmplan.sizing.memory import SizingResult
+from llmplan.sizing.precision import Precision
 from llmplan.workload import Workload
 
 GIB = 1024**3

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from llmplan.model.architecture import ModelArchitecture, from_config
 from llmplan.errors import UsageError
+from llmplan.model.architecture import ModelArchitecture, from_config
 
 
 def arch(config: dict[str, Any], **kwargs: Any) -> ModelArchitecture:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from llmplan.serving.served import Served, intent_from_labels, load_config, resolve_model
+from llmplan.model.references import resolve_model
+from llmplan.serving.intent import intent_from_labels, load_config
 from llmplan.serving.scan import scan_text, scan_value
+from llmplan.serving.served import Served
 from llmplan.terraform.values import Unknown
 
 
@@ -206,7 +208,7 @@ def test_tags_and_labels() -> None:
     intent = intent_from_labels({"llmplan-model": "m/x", "LLMPLAN_CONTEXT": "8192",
                                  "llmplan-concurrency": "16", "workload": "Batch",
                                  "llmplan-skip": "llm006-llm005"})
-    assert (intent.model, intent.context, intent.concurrency, intent.workload) == (
+    assert (intent.model, intent.context, intent.concurrency, intent.kind) == (
         "m/x", 8192, 16, "batch")
     assert intent.skip == {"LLM005", "LLM006"}
 
@@ -232,7 +234,7 @@ def test_model_references() -> None:
 
 
 def test_generated_tags_are_read_as_intent() -> None:
-    from llmplan.serving.served import intent_from_labels
+    from llmplan.serving.intent import intent_from_labels
 
     intent = intent_from_labels({
         "llmplan-model": "meta-llama/Llama-3.1-8B-Instruct", "llmplan-context": "8192",
@@ -240,5 +242,5 @@ def test_generated_tags_are_read_as_intent() -> None:
         "llmplan-tier": "reserved-1y", "llmplan:engine": "vllm",
     })
     assert (intent.context, intent.concurrency, intent.nodes) == (8192, 32, 2)
-    assert (intent.workload, intent.tier, intent.engine) == ("batch", "reserved-1y", "vllm")
+    assert (intent.kind, intent.tier, intent.engine) == ("batch", "reserved-1y", "vllm")
     assert intent_from_labels({"llmplan-tier": "cheap"}).tier is None

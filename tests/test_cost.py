@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from llmplan.cli import main
-from llmplan.cost.model import PriceBook, ResourceValues, price_resources
 from llmplan.catalog.pricing import load_catalogs
+from llmplan.cli import main
+from llmplan.cost.pricing import PriceBook, price_resources
 from llmplan.providers.base import HOURS_PER_MONTH
+from llmplan.terraform.plan_json import ResourceValues
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cost"
 GOLDEN = Path(__file__).parent / "golden" / "cost"

@@ -24,7 +24,9 @@ from generate_cases import (
 
 from llmplan.cli import main
 from llmplan.engines.launch import ShellVar, docker_run
-from llmplan.render.deployment import Deployment, container_options, deployment, render
+from llmplan.render.clouds import container_options
+from llmplan.render.deployment import Deployment, deployment
+from llmplan.render.terraform import render
 
 GOLDEN = Path(__file__).parent / "golden" / "generate"
 SCHEMA = Path(__file__).parent / "fixtures" / "provider_schema"

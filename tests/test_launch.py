@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmplan.errors import UsageError
 from llmplan.engines.launch import (
     ENGINE_IMAGES,
     LaunchSpec,
@@ -19,6 +18,7 @@ from llmplan.engines.launch import (
     shell_line,
     supports,
 )
+from llmplan.errors import UsageError
 
 BASE = LaunchSpec(engine="vllm", model="meta-llama/Llama-3.1-70B-Instruct", tensor_parallel=4,
                   pipeline_parallel=1, nodes_per_replica=1, replicas_per_node=2, gpus_per_node=8,

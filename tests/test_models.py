@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from llmplan.model import registry as models
 from llmplan.errors import UsageError
+from llmplan.model import registry as models
 from llmplan.model.registry import list_models, load_model, registry_entry
 
 REGISTRY = Path(models.__file__).parent.parent / "data" / "models"

@@ -23,8 +23,8 @@ from fakes.env import aws_credentials, isolate
 from fakes.gcp import FakeGoogle
 
 from llmplan.catalog.cache import cache_path, read_cache, write_cache
-from llmplan.cli import main
 from llmplan.catalog.pricing import ProgressBar, load_catalogs
+from llmplan.cli import main
 from llmplan.providers.document import load_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent

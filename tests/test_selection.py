@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from archs import deepseek_v3, llama31_8b, mixtral_8x7b
 from llmplan.engines.profiles import get_engine
 from llmplan.gpus import get_gpu
-from llmplan.providers.base import Catalog, Offering, Price
 from llmplan.plan.select import select
-from llmplan.sizing.memory import parallelism_problems, resolve_precision, size_on
+from llmplan.providers.base import Catalog, Offering, Price
+from llmplan.sizing.memory import parallelism_problems, size_on
+from llmplan.sizing.precision import resolve_precision
 from llmplan.workload import Workload
 
 P = "2026-11-01"
@@ -129,7 +130,7 @@ def test_pick_equals_brute_force_minimum(
         concurrency=concurrency,
         precision=precision,
         kv_cache_dtype=kv,
-        workload="batch",
+        kind="batch",
         max_nodes=max_nodes,
     )
     sel = select(a, w, get_engine("vllm"), [CATALOG], tiers=[tier])
@@ -143,7 +144,7 @@ def test_pick_equals_brute_force_minimum(
 
 
 def test_candidates_are_sorted_and_fit() -> None:
-    w = Workload(model="x", context=8192, concurrency=32, workload="batch")
+    w = Workload(model="x", context=8192, concurrency=32, kind="batch")
     sel = select(llama31_8b(), w, get_engine("vllm"), [CATALOG], tiers=["on-demand"])
     prices = [c.hourly_usd for c in sel.candidates]
     assert prices == sorted(prices)
@@ -174,7 +175,7 @@ def test_multi_node_only_with_a_fast_network() -> None:
         num_attention_heads=128,
         hidden_size=16384,
     )
-    w = Workload(model="x", context=4096, concurrency=1, workload="batch", max_nodes=2)
+    w = Workload(model="x", context=4096, concurrency=1, kind="batch", max_nodes=2)
     sel = select(big, w, get_engine("vllm"), [CATALOG], tiers=["on-demand"])
     assert sel.candidates
     for c in sel.candidates:
@@ -188,7 +189,7 @@ def test_gpu_and_region_filters() -> None:
 
 
 def test_headroom_is_capacity_over_the_whole_demand() -> None:
-    w = Workload(model="x", context=8192, concurrency=200, workload="batch")
+    w = Workload(model="x", context=8192, concurrency=200, kind="batch")
     sel = select(llama31_8b(), w, get_engine("vllm"), [CATALOG], tiers=["on-demand"])
     for c in sel.candidates:
         # 200 requests spread over the replicas: capacity of all replicas over all 200.

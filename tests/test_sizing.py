@@ -8,14 +8,10 @@ import pytest
 
 from archs import deepseek_v3, llama31_8b, mixtral_8x7b
 from llmplan.engines.profiles import get_engine
-from llmplan.sizing.memory import (
-    Precision,
-    kv_bytes_per_token_per_gpu,
-    parallelism_problems,
-    resolve_precision,
-    weight_bytes,
-    weights_per_gpu,
-)
+from llmplan.sizing.kv import kv_bytes_per_token_per_gpu
+from llmplan.sizing.memory import parallelism_problems
+from llmplan.sizing.precision import Precision, resolve_precision
+from llmplan.sizing.weights import weight_bytes, weights_per_gpu
 from llmplan.workload import Workload
 
 BF16 = Precision("bf16", None, "auto")

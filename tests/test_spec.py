@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from llmplan.cli import main
+from llmplan.commands.spec import build_workload, read_spec_file
 from llmplan.errors import UsageError
-from llmplan.workload import Workload, build_workload, read_spec_file
+from llmplan.workload import Workload
 
 
 def write(tmp_path: Path, text: str) -> str:

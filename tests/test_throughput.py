@@ -16,8 +16,7 @@ from throughput_calibration import OUTLIERS, errors, run_all, scored, summary
 
 from llmplan.gpus import get_gpu
 from llmplan.model.registry import load_model
-from llmplan.sizing.memory import resolve_precision
-from llmplan.workload import Workload
+from llmplan.sizing.precision import resolve_precision
 from llmplan.sizing.throughput import (
     BANDWIDTH_EFFICIENCY,
     COMPUTE_EFFICIENCY,
@@ -30,6 +29,7 @@ from llmplan.sizing.throughput import (
     decode_step_s,
     speed,
 )
+from llmplan.workload import Workload
 
 H100 = get_gpu("H100-80GB")
 ONE = ReplicaShape(1, 1, 1)

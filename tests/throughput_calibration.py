@@ -35,9 +35,10 @@ from llmplan.engines.profiles import get_engine
 from llmplan.errors import UsageError
 from llmplan.gpus import canonical_gpu_name, get_gpu
 from llmplan.model.registry import load_model
-from llmplan.sizing.memory import resolve_precision, size_on
-from llmplan.workload import Workload
+from llmplan.sizing.memory import size_on
+from llmplan.sizing.precision import resolve_precision
 from llmplan.sizing.throughput import ReplicaShape, speed
+from llmplan.workload import Workload
 
 FIXTURES = Path(__file__).parent / "fixtures" / "throughput"
 

@@ -7,6 +7,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 from llmplan.errors import UsageError, did_you_mean
 from llmplan.providers.base import Provider
+from llmplan.vocabulary import BUILTIN_CLOUDS
 
 ENTRY_POINT_GROUP = "llmplan.providers"
 
@@ -22,7 +23,7 @@ def _entry_points() -> dict[str, EntryPoint]:
 def provider_names() -> list[str]:
     """Every installed cloud, the built-in three first."""
     names = list(_entry_points())
-    builtin = [n for n in ("aws", "gcp", "azure") if n in names]
+    builtin = [n for n in BUILTIN_CLOUDS if n in names]
     return builtin + sorted(n for n in names if n not in builtin)
 
 

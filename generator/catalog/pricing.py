@@ -36,8 +36,8 @@ from typing import Any, Protocol, TextIO, runtime_checkable
 from llmplan.catalog.plugins import get_provider, provider_names
 from llmplan.errors import LlmplanError, PricingError, UsageError
 from llmplan.providers.base import Catalog, Provider
+from llmplan.vocabulary import PRICING_MODES
 
-PRICING_MODES = ("auto", "live", "cache", "snapshot")
 Progress = Callable[[str, int, int], None]
 #: How long ``auto`` waits to learn whether the live endpoints answer at all (all clouds at once);
 #: short enough that ``plan`` on a black-holed network still returns in about a second.

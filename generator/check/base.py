@@ -12,24 +12,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from llmplan.serving.served import ENGINE_NAMES, QUANTIZATION, Intent, Served, resolve_model
+from llmplan.model.references import resolve_model
+from llmplan.serving.intent import Intent
+from llmplan.serving.served import ENGINE_NAMES, QUANTIZATION, Served
 from llmplan.terraform.values import Unknown
+from llmplan.vocabulary import Severity
 
 if TYPE_CHECKING:
-    from llmplan.model.architecture import ModelArchitecture
     from llmplan.engines.profiles import EngineProfile
     from llmplan.gpus import GpuSpec
+    from llmplan.model.architecture import ModelArchitecture
     from llmplan.sizing.memory import SizingResult
-    from llmplan.workload import Workload
     from llmplan.terraform.compute.reader import Compute
-
-SEVERITIES = ("error", "warning", "info")
+    from llmplan.workload import Workload
 
 
 @dataclass(frozen=True)
 class Finding:
     rule: str
-    severity: str
+    severity: Severity
     file: str
     line: int
     resource: str
@@ -81,7 +82,7 @@ class Rule:
 
     id: str
     title: str
-    severity: str
+    severity: Severity
     reads: tuple[str, ...]
     check: Check
 
@@ -221,7 +222,7 @@ def workload(dep: Deployment, arch: ModelArchitecture, ctx: int) -> Workload | N
         precision=precision, quantization=quantization,
         kv_cache_dtype="fp8" if isinstance(kv, str) and kv.lower().startswith("fp8") else "auto",
         engine=engine_name(dep) or "vllm", memory_fraction=fraction,
-        workload=dep.intent.workload or "realtime",
+        kind=dep.intent.kind or "realtime",
     )
 
 
@@ -268,7 +269,8 @@ def declared_layout(dep: Deployment, arch: ModelArchitecture) -> tuple[int, int,
     gpus = gpus_available(dep)
     if not dep.intent.model or gpus is None:
         return None
-    from llmplan.sizing.memory import layouts, parallelism_problems
+    from llmplan.sizing.fit import layouts
+    from llmplan.sizing.memory import parallelism_problems
 
     for tp, pp in layouts(gpus):
         if not parallelism_problems(arch, tp, pp):

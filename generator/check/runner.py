@@ -18,10 +18,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from llmplan.serving.served import CheckConfig, find_config, load_config
-from llmplan.serving.scan import HINT
-from llmplan.check.rules import RULES, llm000, llm009
 from llmplan.check.base import Deployment, Finding
+from llmplan.check.rules import RULES, llm000, llm009
+from llmplan.serving.intent import CheckConfig, find_config, load_config
+from llmplan.serving.scan import HINT
 from llmplan.terraform.compute.reader import PREFILTER
 from llmplan.terraform.module import (
     Evaluation,
@@ -34,8 +34,9 @@ from llmplan.terraform.module import (
     scan_files,
 )
 from llmplan.terraform.syntax import check_syntax
+from llmplan.vocabulary import SEVERITIES
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+SEVERITY_ORDER = {name: i for i, name in enumerate(SEVERITIES)}
 
 
 @dataclass

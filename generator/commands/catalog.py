@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from llmplan.errors import LlmplanError
     from llmplan.catalog.pricing import ProgressBar, refresh, select_clouds
+    from llmplan.errors import LlmplanError
 
     clouds = select_clouds(_split(args.cloud))
     regions = _split(args.region)
@@ -91,9 +91,9 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from llmplan.gpus import canonical_gpu_name, get_gpu
-    from llmplan.commands.output import table
     from llmplan.catalog.pricing import load_catalogs, select_clouds
+    from llmplan.gpus import canonical_gpu_name, get_gpu
+    from llmplan.tables import table
 
     clouds = select_clouds(_split(args.cloud))
     regions = _split(args.region)

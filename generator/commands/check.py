@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmplan.errors import UsageError
+from llmplan.vocabulary import SEVERITIES
 
 if TYPE_CHECKING:
     from llmplan.check.base import Finding
     from llmplan.check.runner import CheckResult
 
 FORMATS = ("text", "json", "sarif")
-LEVELS = ("error", "warning", "info")
+LEVELS = SEVERITIES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _skips(values: list[str]) -> set[str]:
-    from llmplan.errors import did_you_mean
     from llmplan.check.rules import RULES_BY_ID
+    from llmplan.errors import did_you_mean
 
     out: set[str] = set()
     for value in values:

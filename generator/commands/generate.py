@@ -10,19 +10,19 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmplan.commands.plan import add_pricing_argument
 from llmplan.commands.output import note
-from llmplan.workload import add_workload_arguments, workload_from_args
+from llmplan.commands.plan import add_pricing_argument
+from llmplan.commands.spec import add_workload_arguments, workload_from_args
 
 if TYPE_CHECKING:
+    from llmplan.plan.candidate import Candidate
     from llmplan.plan.planner import PlanResult
-    from llmplan.plan.select import Candidate
-
-CLOUD_CHOICES = ("aws", "gcp", "azure")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cloud", required=True, choices=CLOUD_CHOICES,
+    from llmplan.render.clouds import cloud_names
+
+    parser.add_argument("--cloud", required=True, choices=cloud_names(),
                         help="the cloud to render Terraform for")
     add_workload_arguments(parser)
     add_pricing_argument(parser)
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     from llmplan.model.registry import served_model_id
     from llmplan.plan.planner import plan
-    from llmplan.render.deployment import deployment, render
+    from llmplan.render.deployment import deployment
+    from llmplan.render.terraform import render
 
     if args.force and not args.output:
         note("warning: --force has no effect without -o")
@@ -74,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
 def choose(result: PlanResult, cloud: str, instance_type: str | None) -> Candidate:
     """The cheapest candidate the engine can launch; with ``instance_type``, that type's."""
-    from llmplan.errors import UsageError
     from llmplan.engines.launch import supports
+    from llmplan.errors import UsageError
     from llmplan.plan.planner import no_fit_message
 
     sel = result.selection

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from llmplan.commands.output import FORMATS, emit_json, table
+from llmplan.commands.output import FORMATS, emit_json
+from llmplan.tables import table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

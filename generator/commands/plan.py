@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from llmplan.commands.output import FORMATS, emit_json, note
-from llmplan.workload import add_workload_arguments, workload_from_args
+from llmplan.commands.spec import add_workload_arguments, workload_from_args
 
 ALTERNATIVES = 10
 
@@ -70,7 +70,7 @@ def to_json(result: Any) -> dict[str, Any]:
             "context": result.workload.context,
             "concurrency": result.workload.concurrency,
             "engine": result.engine.name,
-            "workload": result.workload.workload,
+            "workload": result.workload.kind,
             "tiers": list(sel.considered_tiers),
             "objective": sel.objective,
             "prompt_tokens": sel.prompt_tokens,
@@ -162,7 +162,7 @@ HEADERS = (
 
 
 def render(result: Any, *, markdown: bool = False, top: int = ALTERNATIVES) -> str:
-    from llmplan.commands.output import markdown_table, table
+    from llmplan.tables import markdown_table, table
 
     sel = result.selection
     best = sel.best_per_cloud_and_tier()
@@ -197,7 +197,7 @@ def _lengths(sel: Any) -> str:
 
 
 def render_rejections(rejected: dict[str, str], *, markdown: bool = False) -> str:
-    from llmplan.commands.output import markdown_table, table
+    from llmplan.tables import markdown_table, table
 
     rows = [list(k.split(":", 1)) + [v] for k, v in sorted(rejected.items())]
     headers = ("cloud", "instance", "rejected because")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from llmplan.commands.output import FORMATS, emit_json, note
+from llmplan.commands.spec import add_workload_arguments, workload_from_args
 from llmplan.errors import UsageError
-from llmplan.commands.output import FORMATS, emit_json, note, table
-from llmplan.workload import add_workload_arguments, workload_from_args
+from llmplan.tables import table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,7 @@ def _layout(args: argparse.Namespace) -> tuple[int, int] | None:
         return None
     if tp is None and pp is None:
         assert gpus is not None
-        from llmplan.sizing.memory import MAX_GPUS_PER_NODE
+        from llmplan.sizing.fit import MAX_GPUS_PER_NODE
 
         tp = min(gpus, MAX_GPUS_PER_NODE)
         if gpus % tp:
@@ -58,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     from llmplan.engines.profiles import get_engine
     from llmplan.gpus import get_gpu
     from llmplan.model.registry import load_model
-    from llmplan.sizing.memory import fewest_gpus, parallelism_problems, resolve_precision, size_on
+    from llmplan.sizing.fit import fewest_gpus
+    from llmplan.sizing.memory import parallelism_problems, size_on
+    from llmplan.sizing.precision import resolve_precision
 
     workload = workload_from_args(args)
     arch = load_model(workload.model)
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if not result.fits:
             from dataclasses import replace
 
-            from llmplan.sizing.memory import suggest
+            from llmplan.sizing.fit import suggest
 
             result = replace(
                 result, suggestions=tuple(suggest(arch, workload, gpu, engine, result))
@@ -93,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render(result: object, *, markdown: bool = False) -> str:
-    from llmplan.commands.output import markdown_table
     from llmplan.sizing.memory import SizingResult
+    from llmplan.tables import markdown_table
 
     assert isinstance(result, SizingResult)
     r = result

@@ -16,8 +16,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from llmplan.model.architecture import ModelArchitecture, from_config
 from llmplan.errors import UsageError, did_you_mean
+from llmplan.model.architecture import ModelArchitecture, from_config
 
 _SUFFIX = ".json"
 _SEPARATOR = "__"  # stands for the "/" of an org/name id, which a file name cannot hold

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmplan.model.architecture import ModelArchitecture
+from llmplan.catalog.pricing import PricedCatalogs, load_catalogs, select_clouds
 from llmplan.engines.profiles import EngineProfile, get_engine
 from llmplan.errors import UsageError
 from llmplan.gpus import get_gpu
+from llmplan.model.architecture import ModelArchitecture
 from llmplan.model.registry import load_model
-from llmplan.catalog.pricing import PricedCatalogs, load_catalogs, select_clouds
+from llmplan.plan.candidate import Selection
+from llmplan.plan.select import select
 from llmplan.providers.base import Offering
-from llmplan.plan.select import Selection, select
 from llmplan.workload import Workload
 
 
@@ -52,7 +53,7 @@ def no_fit_message(
     selection: Selection,
 ) -> str:
     """One line: why nothing fits, and what would."""
-    from llmplan.sizing.memory import fewest_gpus
+    from llmplan.sizing.fit import fewest_gpus
 
     biggest = max(
         (o for c in prices.catalogs for o in c.offerings if _matches(o, workload)),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.render.deployment import Deployment, boot_roles, labels
+from llmplan.render.deployment import Deployment, labels
+from llmplan.render.roles import boot_roles
 
 # The Deep Learning Base OSS NVIDIA driver AMI (Ubuntu 22.04) via its public SSM parameter: NVIDIA
 # driver, Docker + NVIDIA container toolkit, EFA and aws-ofi-nccl preinstalled.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.render.deployment import Deployment, boot_roles, labels
+from llmplan.render.deployment import Deployment, labels
+from llmplan.render.roles import boot_roles
 
 # Ubuntu-HPC (Microsoft's HPC image): NVIDIA driver, CUDA, InfiniBand/OFED, Docker and the NVIDIA
 # container toolkit preinstalled, so no driver extension (and extension operations stay off). It is

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplan.render.deployment import Deployment, boot_roles, labels
+from llmplan.render.deployment import Deployment, labels
 from llmplan.render.escape import gcp_label
+from llmplan.render.roles import boot_roles
 
 # Deep Learning VM images: NVIDIA driver (installed on first boot when metadata asks), CUDA,
 # Docker and the NVIDIA container toolkit. Families move with CUDA: a variable overrides it.

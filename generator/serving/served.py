@@ -6,17 +6,14 @@ resolvable statically (``--tensor-parallel-size ${var.tp}``). Nothing is guessed
 an unknown field stay silent.
 
 The scanning of boot scripts, manifests and container specs lives in
-:mod:`llmplan.serving.scan`; this module holds the flag tables, the argv/env readers, the
-``llmplan-*`` tags and the ``.llmplan.yaml`` defaults.
+:mod:`llmplan.serving.scan`, and what tags and ``.llmplan.yaml`` declare in
+:mod:`llmplan.serving.intent`; this module holds the flag tables and the argv/env readers.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from llmplan.terraform.values import Unknown, as_float, as_int
@@ -189,170 +186,6 @@ def apply_env(served: Served, env: Mapping[str, Any]) -> None:
 # --- declared intent: llmplan-* tags/labels and .llmplan.yaml
 
 
-@dataclass
-class Intent:
-    """What tags, labels or the config file declare about a deployment."""
-
-    model: str | None = None
-    context: int | None = None
-    concurrency: int | None = None
-    engine: str | None = None
-    workload: str | None = None  # realtime | batch
-    skip: set[str] = field(default_factory=set)
-    nodes: int | None = None  # machines one replica spans (llmplan-nodes)
-    tier: str | None = None  # the price tier it was planned at (llmplan-tier), e.g. reserved-1y
-
-    def over(self, base: Intent) -> Intent:
-        """This intent with ``base`` filling what it does not say."""
-        return Intent(
-            model=self.model or base.model,
-            context=self.context or base.context,
-            concurrency=self.concurrency or base.concurrency,
-            engine=self.engine or base.engine,
-            workload=self.workload or base.workload,
-            skip=self.skip | base.skip,
-            nodes=self.nodes or base.nodes,
-            tier=self.tier or base.tier,
-        )
-
-
-RULE_ID = re.compile(r"llm\d{3}", re.I)
-
-
-def rule_ids(text: Any) -> set[str]:
-    """Rule ids in a skip list: "LLM006,LLM005", "llm006-llm005" (GCP label values), a list."""
-    if isinstance(text, list | tuple | set):
-        return {i for item in text for i in rule_ids(item)}
-    return {m.upper() for m in RULE_ID.findall(str(text or ""))}
-
-
-def intent_from_labels(labels: Mapping[str, str]) -> Intent:
-    """``llmplan-model``, ``llmplan-context``, ``llmplan-concurrency``, ``workload``,
-    ``llmplan-skip`` (``_`` for ``-`` and any case accepted, as GCP labels need)."""
-    norm = {str(k).strip().lower().replace("_", "-").replace(":", "-"): v
-            for k, v in labels.items()}
-    workload = norm.get("llmplan-workload") or norm.get("workload")
-    engine = norm.get("llmplan-engine")
-    return Intent(
-        model=norm.get("llmplan-model") or None,
-        context=as_int(norm.get("llmplan-context")),
-        concurrency=as_int(norm.get("llmplan-concurrency")),
-        engine=engine.lower() if engine and engine.lower() in ENGINE_NAMES else None,
-        workload=workload.lower() if workload and workload.lower() in ("realtime", "batch")
-        else None,
-        skip=rule_ids(norm.get("llmplan-skip")),
-        nodes=as_int(norm.get("llmplan-nodes")),
-        tier=_tier(norm.get("llmplan-tier")),
-    )
-
-
-def _tier(value: object) -> str | None:
-    text = str(value or "").strip().lower()
-    return text if text in ("on-demand", "spot", "reserved-1y", "reserved-3y") else None
-
-
-@dataclass
-class CheckConfig:
-    """``.llmplan.yaml``: defaults for what Terraform does not say, and rules to skip."""
-
-    path: Path | None = None
-    defaults: Intent = field(default_factory=Intent)
-    problem: str | None = None
-
-
-CONFIG_NAME = ".llmplan.yaml"
-
-
-def find_config(start: Path) -> Path | None:
-    """The nearest ``.llmplan.yaml`` from ``start`` up to the repository root (``.git``)."""
-    probe = start.resolve()
-    while True:
-        candidate = probe / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-        if (probe / ".git").exists() or probe.parent == probe:
-            return None
-        probe = probe.parent
-
-
-def load_config(path: Path | None) -> CheckConfig:
-    """Read a config file; a malformed one is reported (``problem``), never fatal."""
-    if path is None:
-        return CheckConfig()
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        return CheckConfig(path, problem=f"{path}: cannot read")
-    return _load_config(path, stamp)
-
-
-@cache
-def _load_config(path: Path, stamp: int) -> CheckConfig:
-    """One read per file version: modules of one run share the repository's config."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        return CheckConfig(path, problem=f"{path}: cannot read ({type(exc).__name__})")
-    if not isinstance(data, dict):
-        return CheckConfig(path, problem=f"{path}: must be a mapping")
-    section = data.get("defaults")
-    defaults: dict[str, Any] = section if isinstance(section, dict) else data
-    labels = {f"llmplan-{k}" if k in ("model", "context", "concurrency", "engine") else k: v
-              for k, v in defaults.items() if isinstance(v, str | int)}
-    intent = intent_from_labels({k: str(v) for k, v in labels.items()})
-    intent.skip |= rule_ids(data.get("skip"))
-    return CheckConfig(path, intent)
-
-
 # --- model references
 
 
-def resolve_model(ref: Any) -> tuple[Any, str]:
-    """(architecture or None, label) for a model reference as written in Terraform; the label
-    names the model for messages (or says why it is unknown).
-
-    Exact registry ids and aliases first; then the same model name under another
-    organisation (mirrors such as ``unsloth/Meta-Llama-3.1-8B-Instruct``) or spelled as a GCP
-    label value, only when exactly one bundled model matches.
-    """
-    if not isinstance(ref, str) or not ref.strip() or "${" in ref:
-        return None, "model unknown"
-    from llmplan.errors import LlmplanError
-    from llmplan.model.registry import load_model
-
-    text = ref.strip().strip("'\"")
-    if text.startswith(("/", "./", "s3://", "gs://")) or Path(text).exists():
-        return None, f"model {text} is a path, not a known model id"
-    try:
-        arch = load_model(text)
-        return arch, arch.model_id
-    except LlmplanError:
-        pass
-    except Exception:  # noqa: BLE001 - a broken registry entry must not stop the check
-        return None, f"model {text} could not be loaded"
-    match = _by_name().get(_squash(text.replace("__", "/").rsplit("/", 1)[-1]))
-    if match:
-        try:
-            return load_model(match), f"{text} (sized as {match})"
-        except Exception:  # noqa: BLE001
-            return None, f"model {text} could not be loaded"
-    return None, f"model {text} is not in the bundled registry"
-
-
-def _squash(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-@cache
-def _by_name() -> dict[str, str]:
-    """Squashed model name (no org) -> registry id, for names only one model has."""
-    from llmplan.model.registry import list_models, registry_entry
-
-    seen: dict[str, set[str]] = {}
-    for model_id in list_models():
-        entry = registry_entry(model_id)
-        for name in [model_id, *(entry.get("aliases") or [])]:
-            seen.setdefault(_squash(str(name).rsplit("/", 1)[-1]), set()).add(model_id)
-    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from llmplan.model.architecture import ModelArchitecture
 from llmplan.gpus import GpuSpec
-from llmplan.sizing.memory import Precision, kv_bytes_per_token_per_gpu, weight_bytes
+from llmplan.model.architecture import ModelArchitecture
+from llmplan.sizing.kv import kv_bytes_per_token_per_gpu
+from llmplan.sizing.precision import Precision
+from llmplan.sizing.weights import weight_bytes
 
 # Fractions of the datasheet figure that serving kernels reach. Grid-fitted (mean |log error|)
 # against 36 metrics of the 31 scored fixtures in tests/fixtures/throughput: median error 12.7 %,

@@ -20,8 +20,9 @@ API
   ``Evaluation.used_variables``: which variables an evaluation read.
 - :func:`expression_text`: an attribute's HCL source, to say why a value is unknown.
 
-Plans (``terraform show -json``) are read by :mod:`llmplan.terraform.plan_json` (the cost command's reader),
-into records of the same shape: ``values`` dicts with nested blocks as lists of dicts.
+Plans (``terraform show -json``) are read by :mod:`llmplan.terraform.plan_json` (the cost
+command's reader), into records of the same shape: ``values`` dicts with nested blocks as
+lists of dicts.
 Not evaluated here: ``.tf.json`` files, child modules (a module call is one record whose
 ``values`` are its inputs; a caller may evaluate the child with ``Evaluation(Module(dir),
 overrides=inputs)``), and override files' merge semantics.

@@ -5,7 +5,7 @@ A plan's ``resource_changes[]`` carries, per resource instance, ``change.actions
 and flagged in ``after_unknown``). Its ``configuration`` section says what each resource refers to
 (an autoscaling group's launch template is ``aws_launch_template.x.id``, unknown until apply) and
 how each provider's region is set. This module turns both into :class:`ResourceValues` records,
-the same shape :mod:`llmplan.cost.model` builds from Terraform folders.
+the same shape :mod:`llmplan.cost.reader` builds from Terraform folders.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 python-hcl2 8.x turns text into a tree of rule objects that keep Lark's line numbers; its dict
 output does not (``with_meta`` is declared but not implemented in 8.1), so this module walks the
-tree itself. Attribute values stay unevaluated rule nodes: :mod:`llmplan.terraform.evaluator` turns them
-into values once variables are known.
+tree itself. Attribute values stay unevaluated rule nodes: :mod:`llmplan.terraform.evaluator`
+turns them into values once variables are known.
 
 The same walk finds duplicate keys in object literals, which HCL keeps silently (last one wins)
 and python-hcl2's dict output hides.

@@ -3,8 +3,8 @@ interpolations and ``%{ if }`` / ``%{ for }`` directives, rendered by hand becau
 keeps heredocs and template files as plain text.
 
 Each ``${...}`` is parsed as an HCL expression and evaluated by the
-:class:`~llmplan.terraform.evaluator.Evaluator` this class is mixed into; what stays unknown is kept as
-its ``${...}`` text, and a directive whose condition or collection is unknown becomes one
+:class:`~llmplan.terraform.evaluator.Evaluator` this class is mixed into; what stays unknown is
+kept as its ``${...}`` text, and a directive whose condition or collection is unknown becomes one
 ``${if ...}``/``${for ...}`` marker rather than a guess at which branch runs.
 """
 

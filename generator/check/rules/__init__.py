@@ -6,6 +6,7 @@ A rule module defines ``RULE`` (id, title, severity, the resources it reads, and
 
 from __future__ import annotations
 
+from llmplan.check.base import Finding, Rule
 from llmplan.check.rules import (
     llm000,
     llm001,
@@ -18,7 +19,6 @@ from llmplan.check.rules import (
     llm008,
     llm009,
 )
-from llmplan.check.base import Finding, Rule
 
 RULES: tuple[Rule, ...] = (
     llm000.RULE,

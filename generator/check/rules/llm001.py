@@ -28,7 +28,7 @@ def _check(dep: Deployment) -> Iterable[Finding]:
 
 def _hint(sized: Sized) -> str:
     """What would fit instead, checked with the same sizing."""
-    from llmplan.sizing.memory import fewest_gpus
+    from llmplan.sizing.fit import fewest_gpus
 
     best = fewest_gpus(sized.arch, sized.workload, sized.gpu, sized.engine, max_gpus=8)
     if best.fits:

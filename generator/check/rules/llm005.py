@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from llmplan.serving.served import Served
 from llmplan.check.base import Deployment, Finding, Rule
+from llmplan.serving.served import Served
 from llmplan.terraform.compute.reader import COMPUTE_TYPES
 
 _POOLS = ("node-group", "node-pool", "karpenter")
@@ -23,12 +23,12 @@ def _check(dep: Deployment) -> Iterable[Finding]:
         return
     if compute.gpu_count is None and not compute.gpu:
         return  # not known to be a GPU machine
-    if dep.intent.workload == "batch":
+    if dep.intent.kind == "batch":
         return
     served = dep.served or _unpinned(dep)
     if served is not None:
         what = served.server + (f" ({served.model})" if isinstance(served.model, str) else "")
-    elif dep.intent.model or dep.intent.workload == "realtime":
+    elif dep.intent.model or dep.intent.kind == "realtime":
         what = f"the workload ({dep.intent.model or 'declared realtime'})"
     else:
         return  # nothing says this machine serves anything

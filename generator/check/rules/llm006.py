@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from llmplan.check.base import Deployment, Finding, Rule, size
 from llmplan.terraform.compute.reader import COMPUTE_TYPES
+from llmplan.vocabulary import RESERVED_TIERS
 
 if TYPE_CHECKING:
     from llmplan.providers.base import Offering
@@ -40,7 +41,7 @@ def _check(dep: Deployment) -> Iterable[Finding]:
     catalog = load_catalogs([compute.cloud], "snapshot").catalogs[0]
     # Spot is read from the resource; a commitment bought outside Terraform only from the
     # llmplan-tier tag, so that a reserved plan is compared with reserved prices.
-    reserved = dep.intent.tier if dep.intent.tier in ("reserved-1y", "reserved-3y") else None
+    reserved = dep.intent.tier if dep.intent.tier in RESERVED_TIERS else None
     tier = "spot" if compute.spot else (reserved or "on-demand")
     current = _offering(catalog.offerings, compute.instance_type, dep.region)
     if current is None or current.price(tier) is None:

@@ -1,0 +1,42 @@
+"""The words llmplan's inputs and outputs are made of, each spelled once as a ``Literal`` type.
+
+A leaf module: everything may import it, it imports nothing of llmplan. Tuples of the allowed
+values are derived from the types (``get_args``), so a new value is added in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Tier = Literal["on-demand", "spot", "reserved-1y", "reserved-3y"]
+TIERS: tuple[Tier, ...] = get_args(Tier)
+RESERVED_TIERS: tuple[Tier, ...] = ("reserved-1y", "reserved-3y")
+
+EngineName = Literal["vllm", "sglang", "tgi", "trtllm"]
+ENGINES: tuple[EngineName, ...] = get_args(EngineName)
+
+# Clouds are plugins (a third party may add one), so a cloud name is any string; these are the
+# ones llmplan ships, in the order it lists them.
+BUILTIN_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+
+PricingMode = Literal["auto", "live", "cache", "snapshot"]
+PRICING_MODES: tuple[PricingMode, ...] = get_args(PricingMode)
+PriceSource = Literal["snapshot", "cache", "live"]
+
+WorkloadKind = Literal["realtime", "batch"]
+WORKLOAD_KINDS: tuple[WorkloadKind, ...] = get_args(WorkloadKind)
+
+PrecisionName = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
+PRECISIONS: tuple[PrecisionName, ...] = get_args(PrecisionName)
+QuantizationName = Literal["awq", "gptq", "fp8", "w8a8", "mxfp4", "bitsandbytes"]
+QUANTIZATIONS: tuple[QuantizationName, ...] = get_args(QuantizationName)
+KvCacheDtype = Literal["auto", "fp8"]
+KV_CACHE_DTYPES: tuple[KvCacheDtype, ...] = get_args(KvCacheDtype)
+Objective = Literal["cost", "latency", "cost-per-token"]
+OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
+
+OutputFormat = Literal["table", "json", "markdown"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
