@@ -30,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from llmplan.errors import PricingError
+from llmplan.providers.base import Progress
 from llmplan.providers.live import (
     Budget,
     MissingCredentials,
-    Progress,
     add_region,
     drop_unknown_types,
     new_document,

@@ -29,9 +29,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from llmplan.errors import PricingError
+from llmplan.providers.base import Progress
 from llmplan.providers.live import (
     Budget,
-    Progress,
     TransientError,
     add_region,
     chunks,

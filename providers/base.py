@@ -6,16 +6,18 @@ one JSON format) into :class:`Offering` records. Prices carry where they came fr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from llmplan.vocabulary import TIERS, PriceSource, Tier
 
-__all__ = ["CATALOG_FORMAT", "HOURS_PER_MONTH", "TIERS", "Catalog", "Offering", "Price",
-           "PriceSource", "Provider", "Tier"]
+__all__ = ["CATALOG_FORMAT", "HOURS_PER_MONTH", "TIERS", "Catalog", "LiveProvider", "Offering",
+           "Price", "PriceSource", "Progress", "Provider", "Tier"]
 
 HOURS_PER_MONTH = 730.0
+# Live fetch progress: (what, done, total), for a progress bar on stderr.
+Progress = Callable[[str, int, int], None]
 CATALOG_FORMAT = 1
 
 
@@ -77,3 +79,17 @@ class Provider(Protocol):
     def snapshot_document(self) -> Mapping[str, Any]:
         """The embedded snapshot, in the shared catalog format."""
         ...
+
+
+@runtime_checkable
+class LiveProvider(Protocol):
+    """A provider that can also fetch live prices (the built-in three; optional for plugins)."""
+
+    name: str
+
+    def fetch_live(self, regions: Sequence[str] = (), instance_types: Sequence[str] = (),
+                   progress: Progress | None = None, *, quick: bool = False) -> dict[str, Any]: ...
+
+    def live_endpoint(self) -> str: ...
+
+    def auto_live_status(self) -> str | None: ...

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmplan.errors import PricingError
+from llmplan.providers.base import Progress
 from llmplan.providers.live import (
     Budget,
     MissingCredentials,
-    Progress,
     TransientError,
     add_region,
     drop_unknown_types,

@@ -16,13 +16,12 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from llmplan.errors import PricingError
-from llmplan.providers.base import CATALOG_FORMAT
+from llmplan.providers.base import CATALOG_FORMAT, Progress
 from llmplan.providers.document import DocumentProvider
 
 T = TypeVar("T")
 
 #: ``progress(label, done, total)``; called from the fetching thread(s).
-Progress = Callable[[str, int, int], None]
 
 
 class MissingCredentials(PricingError):

@@ -16,7 +16,7 @@ import pytest
 
 from llmplan.check.base import Finding
 from llmplan.check.runner import CheckResult, run_check
-from llmplan.terraform.module import scan_files
+from llmplan.terraform.files import scan_files
 
 CORPUS = Path(os.environ.get("LLMPLAN_CORPUS", Path(__file__).resolve().parents[2] / "shared"
                              / "corpus" / "terraform"))

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from llmplan.terraform.module import (
-    Evaluation,
-    Module,
-    Unknown,
-    group_paths,
-    is_known,
-    parse_text,
-    scan_files,
-)
+from llmplan.terraform.evaluation import Evaluation
+from llmplan.terraform.files import group_paths, scan_files
+from llmplan.terraform.module import Module
+from llmplan.terraform.syntax import parse_text
+from llmplan.terraform.values import Unknown, is_known
 
 
 def _module(tmp_path: Path, files: dict[str, str]) -> Module:

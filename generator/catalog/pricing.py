@@ -31,14 +31,13 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import Any, TextIO
 
 from llmplan.catalog.plugins import get_provider, provider_names
 from llmplan.errors import LlmplanError, PricingError, UsageError
-from llmplan.providers.base import Catalog, Provider
+from llmplan.providers.base import Catalog, LiveProvider, Progress, Provider
 from llmplan.vocabulary import PRICING_MODES
 
-Progress = Callable[[str, int, int], None]
 #: How long ``auto`` waits to learn whether the live endpoints answer at all (all clouds at once);
 #: short enough that ``plan`` on a black-holed network still returns in about a second.
 PROBE_SECONDS = 0.6
@@ -54,20 +53,6 @@ class PricedCatalogs:
         sources = sorted({c.source for c in self.catalogs})
         dates = sorted(c.as_of for c in self.catalogs if c.as_of)
         return {"source": ",".join(sources), "as_of": dates[0] if dates else ""}
-
-
-@runtime_checkable
-class LiveProvider(Protocol):
-    """A provider that can also fetch live prices (the built-in three; optional for plugins)."""
-
-    name: str
-
-    def fetch_live(self, regions: Sequence[str] = (), instance_types: Sequence[str] = (),
-                   progress: Progress | None = None, *, quick: bool = False) -> dict[str, Any]: ...
-
-    def live_endpoint(self) -> str: ...
-
-    def auto_live_status(self) -> str | None: ...
 
 
 def _live_provider(provider: Provider) -> LiveProvider:

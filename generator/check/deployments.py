@@ -16,12 +16,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from llmplan.catalog.instances import lookup
 from llmplan.check.base import Deployment
 from llmplan.serving.intent import CheckConfig, intent_from_labels
 from llmplan.serving.scan import HINT, Found, scan_text, scan_value
 from llmplan.serving.served import Served
-from llmplan.terraform.compute.reader import Compute, find_compute, lookup
-from llmplan.terraform.module import Evaluation, Resource
+from llmplan.terraform.compute.reader import Compute, find_compute
+from llmplan.terraform.evaluation import Evaluation, Resource
 from llmplan.terraform.syntax import Block, read_text
 from llmplan.terraform.values import Unknown, as_text
 

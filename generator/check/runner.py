@@ -23,17 +23,16 @@ from llmplan.check.rules import RULES, llm000, llm009
 from llmplan.serving.intent import CheckConfig, find_config, load_config
 from llmplan.serving.scan import HINT
 from llmplan.terraform.compute.reader import PREFILTER
-from llmplan.terraform.module import (
-    Evaluation,
-    Module,
+from llmplan.terraform.evaluation import Evaluation
+from llmplan.terraform.files import (
     group_paths,
     is_auto_tfvars,
     is_terraform,
     is_tfvars,
-    parse_file,
     scan_files,
 )
-from llmplan.terraform.syntax import check_syntax
+from llmplan.terraform.module import Module
+from llmplan.terraform.syntax import check_syntax, parse_file
 from llmplan.vocabulary import SEVERITIES
 
 SEVERITY_ORDER = {name: i for i, name in enumerate(SEVERITIES)}

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmplan.errors import UsageError
 from llmplan.vocabulary import SEVERITIES
@@ -105,49 +104,9 @@ def _print_json(result: CheckResult, findings: list[Finding]) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-def sarif(findings: list[Finding]) -> dict[str, Any]:
-    """A SARIF 2.1.0 log with one run: every rule described, one result per finding."""
-    import hashlib
-
-    from llmplan import __version__
-    from llmplan.check.rules import RULES
-
-    level = {"error": "error", "warning": "warning", "info": "note"}
-    rules = [{
-        "id": rule.id,
-        "name": "".join(w.capitalize() for w in re.findall(r"[A-Za-z0-9]+", rule.title)),
-        "shortDescription": {"text": rule.title},
-        "fullDescription": {"text": f"{rule.title} (reads: {', '.join(rule.reads[:8])})"},
-        "defaultConfiguration": {"level": level[rule.severity]},
-        "properties": {"tags": ["terraform", "gpu", "llm"]},
-    } for rule in RULES]
-    index = {rule.id: i for i, rule in enumerate(RULES)}
-    results = []
-    for f in findings:
-        digest = hashlib.sha256(f"{f.rule}|{f.file}|{f.resource}|{f.message}".encode())
-        results.append({
-            "ruleId": f.rule,
-            "ruleIndex": index.get(f.rule, 0),
-            "level": level.get(f.severity, "note"),
-            "message": {"text": f.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": Path(f.file).as_posix(), "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": max(1, f.line)},
-            }}],
-            "partialFingerprints": {"llmplanFinding/v1": digest.hexdigest()[:32]},
-            **({"properties": {"resource": f.resource}} if f.resource else {}),
-        })
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "llmplan", "version": __version__, "rules": rules}},
-            "results": results,
-        }],
-    }
-
-
 def _print_sarif(findings: list[Finding]) -> None:
     import json
+
+    from llmplan.check.sarif import sarif
 
     sys.stdout.write(json.dumps(sarif(findings), indent=2) + "\n")

@@ -14,7 +14,7 @@ from llmplan.cost.values import is_unresolved, shown
 from llmplan.terraform.plan_json import ResourceValues
 
 if TYPE_CHECKING:
-    from llmplan.terraform.module import Evaluation, Resource
+    from llmplan.terraform.evaluation import Evaluation, Resource
 
 MAX_MODULE_DEPTH = 6
 
@@ -36,7 +36,8 @@ _REFERENCE = re.compile(r"(?<![\w.])([a-z][a-z0-9]*_[a-z0-9_]+)\.([A-Za-z_][\w-]
 
 def read_folder(path: str | Path, var_files: Sequence[Path] = (),
                 overrides: Mapping[str, Any] | None = None) -> Loaded:
-    from llmplan.terraform.module import Evaluation, Module
+    from llmplan.terraform.evaluation import Evaluation
+    from llmplan.terraform.module import Module
 
     directory = Path(path)
     if directory.is_file():
@@ -50,7 +51,8 @@ def read_folder(path: str | Path, var_files: Sequence[Path] = (),
 
 def _read_module(evaluation: Evaluation, prefix: str, inherited: Mapping[str, Any], loaded: Loaded,
                  depth: int) -> None:
-    from llmplan.terraform.module import Evaluation, Module
+    from llmplan.terraform.evaluation import Evaluation
+    from llmplan.terraform.module import Module
 
     module = evaluation.module
     regions = dict(inherited)
@@ -115,7 +117,7 @@ def _provider_key(record: Resource, evaluation: Evaluation) -> str:
     prefix = record.type.split("_", 1)[0]
     attr = record.block.attributes.get("provider")
     if attr is not None:
-        from llmplan.terraform.module import expression_text
+        from llmplan.terraform.evaluation import expression_text
 
         return str(expression_text(attr)).strip()
     return _PROVIDER_OF.get(prefix, prefix)
@@ -130,12 +132,12 @@ def _why_count_unknown(record: Resource, evaluation: Evaluation) -> str:
         number = as_int(evaluation.value(attr.node))
         if number is not None:
             return f"={number}"
-        from llmplan.terraform.module import expression_text
+        from llmplan.terraform.evaluation import expression_text
 
         return f"count is not known statically ({expression_text(attr)})"
     attr = record.block.attributes.get("for_each")
     if attr is not None:
-        from llmplan.terraform.module import expression_text
+        from llmplan.terraform.evaluation import expression_text
 
         return f"for_each is not known statically ({expression_text(attr)})"
     return "the number of instances is not known statically"

@@ -15,54 +15,15 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from llmplan.terraform.syntax import Attribute, Block, object_key_literal
+from llmplan.terraform.context import Ctx, EvalError, Scope, source_of
+from llmplan.terraform.functions import FUNCTIONS
+from llmplan.terraform.syntax import Block, object_key_literal
 from llmplan.terraform.templates import TemplateRenderer, heredoc_body
 from llmplan.terraform.values import Unknown, as_text, is_known
 
 MAX_DEPTH = 48
-
-
-class EvalError(Exception):
-    """An expression Terraform itself would reject (``try()`` moves on past it)."""
-
-
-class Scope(Protocol):
-    """What the evaluator needs from a module."""
-
-    directory: Path
-    root: Path
-
-    def variable(self, name: str) -> Any: ...
-
-    def local(self, name: str) -> Attribute | None: ...
-
-    def block(self, mode: str, type_: str, name: str) -> Block | None: ...
-
-
-@dataclass(frozen=True)
-class Ctx:
-    """Names visible to an expression beyond the module's: iterators, template variables."""
-
-    env: Mapping[str, Any] = field(default_factory=dict)
-    isolated: bool = False  # templatefile(): only the variables passed in are visible
-
-    def with_names(self, **names: Any) -> Ctx:
-        return Ctx({**self.env, **names}, self.isolated)
-
-
-def source_of(node: Any) -> str:
-    """An expression's HCL text, for Unknown markers and messages."""
-    try:
-        text = node.serialize()
-    except Exception:  # noqa: BLE001 - only used for display
-        return "?"
-    if isinstance(text, str) and text.startswith("${") and text.endswith("}"):
-        return text[2:-1]
-    return str(text)
 
 
 class _Namespace:
@@ -75,13 +36,12 @@ class _Namespace:
         raise EvalError("not indexable")
 
 
-class Evaluator(TemplateRenderer):
+class Evaluator:
     """Evaluates expressions of one module scope; caches locals and referenced attributes."""
 
     def __init__(self, scope: Scope, functions: Mapping[str, Callable[..., Any]] | None = None):
-        from llmplan.terraform.functions import FUNCTIONS
-
         self.scope = scope
+        self.templates = TemplateRenderer(self)
         self.functions: Mapping[str, Callable[..., Any]] = functions or FUNCTIONS
         self._locals: dict[str, Any] = {}
         self._active: set[object] = set()
@@ -108,12 +68,15 @@ class Evaluator(TemplateRenderer):
         """A template (heredoc or templatefile body) with what can be resolved resolved."""
         return self.render_template(text, Ctx(dict(env or {}), isolated))
 
+    def render_template(self, text: str, ctx: Ctx) -> str:
+        return self.templates.render(text, ctx)
+
     # --- blocks
 
     def _block(self, block: Block, ctx: Ctx) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, attr in block.attributes.items():
-            out[name] = self._safe(attr.node, ctx)
+            out[name] = self.safe(attr.node, ctx)
         for child in block.blocks:
             if child.type == "dynamic" and child.labels:
                 out.setdefault(child.labels[0], [])
@@ -139,7 +102,7 @@ class Evaluator(TemplateRenderer):
         for_each = block.attributes.get("for_each")
         if content is None or for_each is None:
             return []
-        collection = self._safe(for_each.node, ctx)
+        collection = self.safe(for_each.node, ctx)
         if isinstance(collection, Unknown) or not isinstance(collection, list | dict):
             return Unknown(source_of(for_each.node))
         items: list[dict[str, Any]] = []
@@ -148,7 +111,7 @@ class Evaluator(TemplateRenderer):
             items.append(self._block(content, inner))
         return items
 
-    def _safe(self, node: Any, ctx: Ctx) -> Any:
+    def safe(self, node: Any, ctx: Ctx) -> Any:
         try:
             return self.eval(node, ctx)
         except (EvalError, RecursionError, ArithmeticError, TypeError, ValueError,
@@ -220,15 +183,15 @@ class Evaluator(TemplateRenderer):
             elif kind == "ESCAPED_DIRECTIVE":
                 parts.append("%{")
             elif kind == "interpolation":
-                parts.append(self._interpolate(content.expression, ctx))
+                parts.append(self.interpolate(content.expression, ctx))
             else:
                 # A %{ } directive inside a quoted string: render the whole string as a template.
                 inner = str(node.serialize())[1:-1]
                 return process_escape_sequences(self.render_template(inner, ctx))
         return "".join(parts)
 
-    def _interpolate(self, node: Any, ctx: Ctx) -> str:
-        value = self._safe(node, ctx)
+    def interpolate(self, node: Any, ctx: Ctx) -> str:
+        value = self.safe(node, ctx)
         if isinstance(value, Unknown):
             return f"${{{value.source or source_of(node)}}}"
         text = as_text(value)
@@ -258,7 +221,7 @@ class Evaluator(TemplateRenderer):
             if isinstance(key, Unknown) or (isinstance(key, str) and "${" in key):
                 # An object with a key we cannot know: its shape is unknown.
                 return Unknown(source_of(node))
-            out[str(as_text(key) if not isinstance(key, str) else key)] = self._safe(
+            out[str(as_text(key) if not isinstance(key, str) else key)] = self.safe(
                 element.expression, ctx)
         return out
 
@@ -329,24 +292,24 @@ class Evaluator(TemplateRenderer):
         return out
 
     def _conditional(self, node: Any, ctx: Ctx) -> Any:
-        condition = self._safe(node.condition, ctx)
+        condition = self.safe(node.condition, ctx)
         if isinstance(condition, bool):
             return self.eval(node.if_true if condition else node.if_false, ctx)
         # Unknown condition: the result is known only if both branches agree.
-        yes = self._safe(node.if_true, ctx)
-        no = self._safe(node.if_false, ctx)
+        yes = self.safe(node.if_true, ctx)
+        no = self.safe(node.if_false, ctx)
         if is_known(yes) and is_known(no) and yes == no:
             return yes
         return Unknown(source_of(node))
 
     def _binary(self, node: Any, ctx: Ctx) -> Any:
         op = str(node.binary_term.binary_operator.token.value).strip()
-        left = self._safe(node.expr_term, ctx)
+        left = self.safe(node.expr_term, ctx)
         if op == "&&" and left is False:
             return False
         if op == "||" and left is True:
             return True
-        right = self._safe(node.binary_term.expr_term, ctx)
+        right = self.safe(node.binary_term.expr_term, ctx)
         if op in ("&&", "||"):
             if isinstance(left, bool) and isinstance(right, bool):
                 return (left and right) if op == "&&" else (left or right)
@@ -494,7 +457,7 @@ class _LocalNamespace(_Namespace):
             return Unknown(f"local.{name}")  # a cycle; Terraform rejects it, we stay quiet
         ev._active.add(key)
         try:
-            value = ev._safe(attr.node, Ctx())
+            value = ev.safe(attr.node, Ctx())
         finally:
             ev._active.discard(key)
         ev._locals[name] = value
@@ -552,7 +515,7 @@ class _ResourceRef(_Namespace):
             return self._rendered(ctx)
         attr = block.attributes.get(name)
         if attr is not None:
-            return ev._safe(attr.node, ctx)
+            return ev.safe(attr.node, ctx)
         children = [b for b in block.blocks if b.type == name]
         if children:
             return [ev._block(b, ctx) for b in children]
@@ -563,13 +526,13 @@ class _ResourceRef(_Namespace):
         ev, block = self.evaluator, self.block
         kind = self.address.removeprefix("data.").split(".", 1)[0]
         if kind == "template_file" and "template" in block.attributes:
-            template = ev._safe(block.attributes["template"].node, ctx)
-            variables = ev._safe(block.attributes["vars"].node, ctx) \
+            template = ev.safe(block.attributes["template"].node, ctx)
+            variables = ev.safe(block.attributes["vars"].node, ctx) \
                 if "vars" in block.attributes else {}
             if isinstance(template, str) and isinstance(variables, dict):
                 return ev.render_template(template, Ctx(variables, isolated=True))
         if kind == "cloudinit_config":
-            parts = [ev._safe(p.attributes["content"].node, ctx)
+            parts = [ev.safe(p.attributes["content"].node, ctx)
                      for p in block.children("part") if "content" in p.attributes]
             texts = [p for p in parts if isinstance(p, str)]
             if texts:

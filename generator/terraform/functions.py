@@ -15,21 +15,17 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmplan.terraform.context import Ctx, EvalError, ExpressionHost
 from llmplan.terraform.values import Unknown, as_text, is_known
-
-if TYPE_CHECKING:
-    from llmplan.terraform.evaluator import Ctx, Evaluator
 
 MAX_READ_BYTES = 1024 * 1024
 
-Func = Callable[["Evaluator", "Ctx", list[Any]], Any]
+Func = Callable[[ExpressionHost, Ctx, list[Any]], Any]
 
 
 def _eval_error(message: str) -> Exception:
-    from llmplan.terraform.evaluator import EvalError
-
     return EvalError(message)
 
 
@@ -43,7 +39,7 @@ def _unknown_in(args: list[Any]) -> Unknown | None:
 def strict(fn: Callable[..., Any]) -> Func:
     """Wrap a pure function of known arguments: any Unknown argument makes the result unknown."""
 
-    def call(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
+    def call(ev: ExpressionHost, ctx: Ctx, args: list[Any]) -> Any:
         unknown = _unknown_in(args)
         if unknown is not None and fn not in _STRUCTURE_TOLERANT:
             return Unknown(unknown.source)
@@ -54,7 +50,7 @@ def strict(fn: Callable[..., Any]) -> Func:
     return call
 
 
-def _read(ev: Evaluator, path_value: Any) -> str | None:
+def _read(ev: ExpressionHost, path_value: Any) -> str | None:
     if not isinstance(path_value, str) or "${" in path_value:
         return None
     path = Path(path_value)
@@ -76,33 +72,29 @@ def _read(ev: Evaluator, path_value: Any) -> str | None:
     return text
 
 
-def _file(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
+def _file(ev: ExpressionHost, ctx: Ctx, args: list[Any]) -> Any:
     text = _read(ev, args[0]) if args else None
     return text if text is not None else Unknown("file(...)")
 
 
-def _filebase64(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
+def _filebase64(ev: ExpressionHost, ctx: Ctx, args: list[Any]) -> Any:
     text = _read(ev, args[0]) if args else None
     if text is None:
         return Unknown("filebase64(...)")
     return base64.b64encode(text.encode()).decode()
 
 
-def _templatefile(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
-    from llmplan.terraform.evaluator import Ctx as _Ctx
-
+def _templatefile(ev: ExpressionHost, ctx: Ctx, args: list[Any]) -> Any:
     text = _read(ev, args[0]) if args else None
     if text is None:
         return Unknown("templatefile(...)")
     variables = args[1] if len(args) > 1 else {}
     if not isinstance(variables, dict):
         variables = {}
-    return ev.render_template(text, _Ctx(variables, isolated=True))
+    return ev.render_template(text, Ctx(variables, isolated=True))
 
 
-def _try(ev: Evaluator, ctx: Ctx, nodes: list[Any]) -> Any:
-    from llmplan.terraform.evaluator import EvalError
-
+def _try(ev: ExpressionHost, ctx: Ctx, nodes: list[Any]) -> Any:
     for node in nodes:
         try:
             value = ev.eval(node, ctx)
@@ -112,9 +104,7 @@ def _try(ev: Evaluator, ctx: Ctx, nodes: list[Any]) -> Any:
     raise _eval_error("no argument of try() evaluated")
 
 
-def _can(ev: Evaluator, ctx: Ctx, nodes: list[Any]) -> Any:
-    from llmplan.terraform.evaluator import EvalError
-
+def _can(ev: ExpressionHost, ctx: Ctx, nodes: list[Any]) -> Any:
     try:
         value = ev.eval(nodes[0], ctx)
     except (EvalError, TypeError, ValueError, KeyError, IndexError, AttributeError):
@@ -122,7 +112,7 @@ def _can(ev: Evaluator, ctx: Ctx, nodes: list[Any]) -> Any:
     return True if is_known(value) else Unknown("can(...)")
 
 
-def _lookup(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
+def _lookup(ev: ExpressionHost, ctx: Ctx, args: list[Any]) -> Any:
     if len(args) < 2:
         raise _eval_error("lookup needs 2 or 3 arguments")
     mapping, key = args[0], args[1]
@@ -138,7 +128,7 @@ def _lookup(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
     raise _eval_error(f"no key {key!r}")
 
 
-def _coalesce(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
+def _coalesce(ev: ExpressionHost, ctx: Ctx, args: list[Any]) -> Any:
     for arg in args:
         if isinstance(arg, Unknown):
             return Unknown("coalesce(...)")
@@ -147,7 +137,7 @@ def _coalesce(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
     raise _eval_error("no non-null argument")
 
 
-def _merge(ev: Evaluator, ctx: Ctx, args: list[Any]) -> Any:
+def _merge(ev: ExpressionHost, ctx: Ctx, args: list[Any]) -> Any:
     out: dict[str, Any] = {}
     for arg in args:
         if arg is None:

@@ -2,9 +2,9 @@
 interpolations and ``%{ if }`` / ``%{ for }`` directives, rendered by hand because python-hcl2
 keeps heredocs and template files as plain text.
 
-Each ``${...}`` is parsed as an HCL expression and evaluated by the
-:class:`~llmplan.terraform.evaluator.Evaluator` this class is mixed into; what stays unknown is
-kept as its ``${...}`` text, and a directive whose condition or collection is unknown becomes one
+Each ``${...}`` is parsed as an HCL expression and evaluated by the evaluator the renderer is
+given (an :class:`~llmplan.terraform.context.ExpressionHost`); what stays unknown is kept as its
+``${...}`` text, and a directive whose condition or collection is unknown becomes one
 ``${if ...}``/``${for ...}`` marker rather than a guess at which branch runs.
 """
 
@@ -14,23 +14,21 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from llmplan.terraform.context import Ctx
 from llmplan.terraform.syntax import parse_expression
 from llmplan.terraform.values import Unknown
 
 if TYPE_CHECKING:
-    from llmplan.terraform.evaluator import Ctx
+    from llmplan.terraform.context import ExpressionHost
 
 
 class TemplateRenderer:
-    """Template rendering for :class:`~llmplan.terraform.evaluator.Evaluator`."""
+    """Renders templates, evaluating their expressions with ``host``."""
 
-    def _safe(self, node: Any, ctx: Ctx) -> Any:
-        raise NotImplementedError
+    def __init__(self, host: ExpressionHost) -> None:
+        self.host = host
 
-    def _interpolate(self, node: Any, ctx: Ctx) -> str:
-        raise NotImplementedError
-
-    def render_template(self, text: str, ctx: Ctx) -> str:
+    def render(self, text: str, ctx: Ctx) -> str:
         pieces = list(_template_pieces(text))
         out, _ = self._render(pieces, 0, ctx, stop=())
         return out
@@ -55,7 +53,8 @@ class TemplateRenderer:
                 out.append(f"%{{{body}}}")
             elif kind == "interp":
                 node = parse_expression(body)
-                out.append(self._interpolate(node, ctx) if node is not None else f"${{{body}}}")
+                out.append(self.host.interpolate(node, ctx) if node is not None
+                           else f"${{{body}}}")
             else:
                 out.append(body)
             i += 1
@@ -64,7 +63,7 @@ class TemplateRenderer:
     def _render_if(self, pieces: list[tuple[str, str]], i: int, ctx: Ctx) -> tuple[str, int]:
         condition_text = pieces[i][1].split(None, 1)[1] if len(pieces[i][1].split()) > 1 else ""
         node = parse_expression(condition_text)
-        condition = self._safe(node, ctx) if node is not None else Unknown(condition_text)
+        condition = self.host.safe(node, ctx) if node is not None else Unknown(condition_text)
         yes, i = self._render(pieces, i + 1, ctx, stop=("else", "endif"))
         no = ""
         if i < len(pieces) and pieces[i][1].split()[0] == "else":
@@ -82,7 +81,7 @@ class TemplateRenderer:
         names_part, _, coll_text = header[len("for"):].partition(" in ")
         names = [n.strip() for n in names_part.split(",") if n.strip()]
         node = parse_expression(coll_text)
-        collection = self._safe(node, ctx) if node is not None else Unknown(coll_text)
+        collection = self.host.safe(node, ctx) if node is not None else Unknown(coll_text)
         if isinstance(collection, Unknown) or not isinstance(collection, list | dict) or not names:
             return f"${{for {coll_text}}}", end + 1
         out = []

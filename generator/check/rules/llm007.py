@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from llmplan.catalog.instances import exists, gcp_accelerator_gpu, similar
 from llmplan.check.base import Deployment, Finding, Rule
-from llmplan.terraform.compute.reader import COMPUTE_TYPES, exists, gcp_accelerator_gpu, similar
+from llmplan.terraform.compute.reader import COMPUTE_TYPES
 
 
 def _check(dep: Deployment) -> Iterable[Finding]:
@@ -29,8 +30,8 @@ def _check(dep: Deployment) -> Iterable[Finding]:
             continue
         short = accelerator.rsplit("/", 1)[-1]
         if short.lower().startswith("nvidia-") and gcp_accelerator_gpu(short) is None:
+            from llmplan.catalog.instances import known_gcp_accelerators
             from llmplan.errors import did_you_mean
-            from llmplan.terraform.compute.reader import known_gcp_accelerators
 
             line = compute.resource.lines.get("guest_accelerator", compute.type_line)
             yield RULE.finding(dep, (compute.file, line), (

@@ -1,0 +1,1 @@
+"""GPU compute in evaluated Terraform: VMs, templates, groups, node pools, SageMaker variants."""
