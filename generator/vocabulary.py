@@ -6,7 +6,9 @@ values are derived from the types (``get_args``), so a new value is added in one
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
+
+_Word = TypeVar("_Word", bound=str)
 
 Tier = Literal["on-demand", "spot", "reserved-1y", "reserved-3y"]
 TIERS: tuple[Tier, ...] = get_args(Tier)
@@ -40,3 +42,12 @@ OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
 
 OutputFormat = Literal["table", "json", "markdown"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
+
+
+def narrow(value: object, choices: tuple[_Word, ...]) -> _Word | None:
+    """``value`` as the member of ``choices`` it spells (any case, outer spaces ignored), else
+    None: how free text read from Terraform or a file becomes one of these words."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    return next((c for c in choices if c == text), None)

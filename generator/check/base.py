@@ -16,7 +16,15 @@ from llmplan.model.references import resolve_model
 from llmplan.serving.intent import Intent
 from llmplan.serving.served import ENGINE_NAMES, QUANTIZATION, Served
 from llmplan.terraform.values import Unknown
-from llmplan.vocabulary import Severity
+from llmplan.vocabulary import (
+    ENGINES,
+    PRECISIONS,
+    QUANTIZATIONS,
+    PrecisionName,
+    QuantizationName,
+    Severity,
+    narrow,
+)
 
 if TYPE_CHECKING:
     from llmplan.engines.profiles import EngineProfile
@@ -87,7 +95,7 @@ class Rule:
     check: Check
 
     def finding(self, dep: Deployment, where: tuple[str, int], message: str,
-                severity: str | None = None) -> Finding:
+                severity: Severity | None = None) -> Finding:
         return Finding(self.id, severity or self.severity, where[0], where[1], dep.resource,
                        message)
 
@@ -198,8 +206,8 @@ def workload(dep: Deployment, arch: ModelArchitecture, ctx: int) -> Workload | N
     from llmplan.workload import Workload
 
     served = dep.served or Served("")
-    precision: str | None = None
-    quantization: str | None = None
+    precision: PrecisionName | None = None
+    quantization: QuantizationName | None = None
     if isinstance(served.quantization, Unknown) or isinstance(served.dtype, Unknown):
         return None
     if isinstance(served.quantization, str):
@@ -207,10 +215,11 @@ def workload(dep: Deployment, arch: ModelArchitecture, ctx: int) -> Workload | N
         if served.quantization.lower() not in QUANTIZATION:
             return None  # a method we do not model: do not guess its size
         if mapped is not None:
-            precision, quantization = mapped
+            precision = narrow(mapped[0], PRECISIONS)
+            quantization = narrow(mapped[1], QUANTIZATIONS)
     elif isinstance(served.dtype, str):
-        precision = {"float32": "fp32", "float": "fp32", "half": "fp16", "float16": "fp16",
-                     "bfloat16": "bf16"}.get(served.dtype.lower())
+        precision = narrow({"float32": "fp32", "float": "fp32", "half": "fp16", "float16": "fp16",
+                            "bfloat16": "bf16"}.get(served.dtype.lower()), PRECISIONS)
     kv = served.kv_cache_dtype
     if isinstance(kv, Unknown):
         return None
@@ -221,7 +230,7 @@ def workload(dep: Deployment, arch: ModelArchitecture, ctx: int) -> Workload | N
         model=arch.model_id, context=max(1, ctx), concurrency=dep.intent.concurrency or 1,
         precision=precision, quantization=quantization,
         kv_cache_dtype="fp8" if isinstance(kv, str) and kv.lower().startswith("fp8") else "auto",
-        engine=engine_name(dep) or "vllm", memory_fraction=fraction,
+        engine=narrow(engine_name(dep), ENGINES) or "vllm", memory_fraction=fraction,
         kind=dep.intent.kind or "realtime",
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from llmplan.cost.lines import Capacity, CostLine
 from llmplan.cost.usage import Context
 from llmplan.terraform.plan_json import ResourceValues
+from llmplan.vocabulary import ENGINES, narrow
 
 
 def capacity_of(r: ResourceValues, ctx: Context, line: CostLine) -> Capacity | None:
@@ -45,9 +46,11 @@ def _capacity(r: ResourceValues, ctx: Context, line: CostLine) -> Capacity | Non
         else arch.max_position_embeddings
     if not tp or not pp or not context or tp * pp > line.gpu_count:
         return None
-    workload = Workload(model=arch.model_id, context=context, concurrency=1,
-                        engine=served.engine)
-    result = size_on(arch, workload, get_gpu(line.gpu), get_engine(served.engine), tp, pp)
+    engine = narrow(served.engine, ENGINES)
+    if engine is None:
+        return None
+    workload = Workload(model=arch.model_id, context=context, concurrency=1, engine=engine)
+    result = size_on(arch, workload, get_gpu(line.gpu), get_engine(engine), tp, pp)
     replicas = line.gpu_count // (tp * pp)
     per_instance = max(result.max_concurrency, 0.0) * replicas if result.fits else 0.0
     return Capacity(arch.model_id, context, per_instance * line.count, int(replicas * line.count))

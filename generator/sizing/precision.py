@@ -65,7 +65,7 @@ def resolve_precision(arch: ModelArchitecture, workload: Workload) -> Precision:
     """The weight precision and method: the spec's, else the checkpoint's own."""
     native = arch.checkpoint_dtype.lower()
     weights = workload.precision or _CHECKPOINT_PRECISION.get(native, "bf16")
-    method = workload.quantization
+    method: str | None = workload.quantization
     if method is None and workload.precision is None:
         method = _CHECKPOINT_METHOD.get(native)
     if method is None and weights in _DEFAULT_METHOD:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from llmplan.check.base import Deployment, Finding, Rule, size
 from llmplan.terraform.compute.reader import COMPUTE_TYPES
-from llmplan.vocabulary import RESERVED_TIERS
+from llmplan.vocabulary import RESERVED_TIERS, Severity
 
 if TYPE_CHECKING:
     from llmplan.providers.base import Offering
@@ -80,7 +80,7 @@ def _check(dep: Deployment) -> Iterable[Finding]:
         + (f" ({price.origin})" if price.origin else ""))
     # A warning needs a large saving for a workload the user described; with the concurrency
     # assumed, the same suggestion is information.
-    severity = "warning" if saving >= WARN_SAVING * now and conc else "info"
+    severity: Severity = "warning" if saving >= WARN_SAVING * now and conc else "info"
     yield RULE.finding(dep, dep.at_compute(), message, severity)
 
 
