@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cost": ("llmplan.commands.cost", "monthly cost breakdown and diff of Terraform"),
     "catalog": ("llmplan.commands.catalog", "refresh and show instance prices"),
     "models": ("llmplan.commands.models", "list the bundled model architectures"),
+    "verify": (
+        "llmplan.commands.verify",
+        "check a running endpoint against its plan: capacity, latency, correctness",
+    ),
 }
 
 

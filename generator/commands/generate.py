@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="with -o: write into a non-empty folder (replaces the generated files "
                         "only; state and tfvars are left alone)")
     g.add_argument("--name", default="llm", help="prefix for resource names (default llm)")
+    g.add_argument("--verify", action="store_true",
+                   help="after boot, once the engine is healthy, compare its KV-cache capacity "
+                        "with the plan's and record the result in the node's journal and log "
+                        "and, on AWS and GCP, in tags / guest attributes on the instance")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,13 +60,17 @@ def run(args: argparse.Namespace) -> int:
     for line in result.prices.notes:
         note(line)
     chosen = choose(result, args.cloud, args.instance_type)
-    dep = deployment(chosen, result.workload, served_model_id(workload.model), name=args.name)
+    dep = deployment(chosen, result.workload, served_model_id(workload.model), name=args.name,
+                     verify=args.verify)
     note(f"plan: {dep.nodes} x {dep.instance_type} in {dep.region} ({dep.tier}), "
          f"{dep.parallelism}; max concurrency {dep.max_concurrency:.1f}; "
          f"${dep.hourly_usd:,.2f}/hour, ${dep.monthly_usd:,.0f}/month "
          f"({dep.price_source} prices as of {dep.price_as_of})")
     for line in dep.launch.notes:
         note(f"note: {line}")
+    if dep.verify and dep.engine not in ("vllm", "sglang", "tgi"):
+        note(f"note: --verify: {dep.engine} publishes no capacity figures llmplan reads; the "
+             "node will record the check as skipped")
     if output is None:
         rendered = render(dep, "inline")
         print(rendered.main_tf, end="")

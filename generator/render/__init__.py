@@ -5,5 +5,5 @@ boot script), ``templates`` (the Jinja environment and its escaping filters), ``
 ``terraform`` (main.tf or a module folder), ``clouds`` (the renderer registry) and one module per
 cloud (``aws``, ``gcp``, ``azure``).
 
-May import: errors, vocabulary, workload, engines, plan.
+May import: errors, vocabulary, workload, engines, plan, verify.
 """

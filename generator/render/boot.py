@@ -48,7 +48,34 @@ def render_boot(d: Deployment, refs: Mapping[str, str]) -> str:
         extra=[k for k in refs if k not in BASE_BOOT_VARS],
         # A cloud may find the rank and head at boot instead (scale sets have no per-node values).
         discovery=boot_discovery(d),
+        verify=verify_step(d, "region" in refs) if d.verify else None,
     )
+
+
+VERIFY_TOLERANCE_PCT = 10
+
+
+def verify_step(d: Deployment, region_var: bool) -> dict[str, str]:
+    """``generate --verify``: the node script's source (written to the node verbatim, Terraform's
+    template sequences escaped) and its shell-quoted arguments: the plan's figures per replica."""
+    from pathlib import Path
+
+    from llmplan.verify import node
+
+    source = Path(node.__file__).read_text(encoding="utf-8")
+    args = [
+        "--engine", d.engine,
+        "--ports", ",".join(str(p) for p in d.launch.ports),
+        "--context", str(d.context),
+        "--kv-tokens", str(d.kv_tokens_per_replica),
+        "--demand", f"{d.concurrency / d.replicas:g}",
+        "--tolerance", str(VERIFY_TOLERANCE_PCT),
+        "--cloud", d.cloud,
+    ]
+    line = " ".join(sh(a) for a in args)
+    if region_var:
+        line += ' --region "$REGION"'  # the boot script's own variable (AWS: var.region)
+    return {"source": template_escape(source.rstrip("\n")), "args": line}
 
 
 def _docker_lines(d: Deployment) -> dict[str, Any]:

@@ -58,6 +58,9 @@ class Deployment:
     launch: Launch
     name: str = "llm"
     workload: str = "realtime"
+    # generate --verify: the boot script checks the engine's KV cache against the plan's.
+    verify: bool = False
+    kv_tokens_per_replica: int = 0
 
     @property
     def topology(self) -> Literal["single", "replicas", "multinode"]:
@@ -132,6 +135,7 @@ def deployment(
     model: str,
     *,
     name: str = "llm",
+    verify: bool = False,
 ) -> Deployment:
     """The Deployment for ``candidate``; raises UsageError when the engine cannot run its shape."""
     s = candidate.sizing
@@ -167,6 +171,8 @@ def deployment(
         launch=launch,
         name=resource_name(name, 20),
         workload=workload.kind,
+        verify=verify,
+        kv_tokens_per_replica=s.kv_tokens,
     )
 
 
