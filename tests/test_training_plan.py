@@ -109,3 +109,40 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert "job cost" in out and "wall time" in out and "GPU-hours" in out
     assert math.isfinite(len(out))
+
+
+def test_brute_force_agrees_on_the_cheapest_job() -> None:
+    """Every offering x nodes x sharding x checkpointing x tier, costed independently."""
+    from llmplan.gpus import canonical_gpu_name, get_gpu
+    from llmplan.sizing.training import training_memory
+    from llmplan.sizing.training_facts import node_network_gbps
+    from llmplan.sizing.training_time import Network, intra_node_gbs, step_time
+
+    arch = load_model("meta-llama/Llama-3.1-8B")
+    training = Training(tokens=2e9, micro_batch=2)
+    prices = load_catalogs(["aws", "gcp", "azure"], "snapshot", ())
+    workload = Workload(model=arch.model_id, tiers=("on-demand",), max_nodes=2)
+    costs = []
+    for catalog in prices.catalogs:
+        for o in catalog.offerings:
+            name = canonical_gpu_name(o.gpu)
+            price = o.price("on-demand")
+            if name is None or price is None or get_gpu(name).bf16_dense_tflops <= 0:
+                continue
+            gpu, gbps = get_gpu(name), node_network_gbps(o.cloud, o.instance_type)
+            for nodes in (1, 2):
+                if nodes > 1 and gbps is None:
+                    continue
+                n = o.gpu_count * nodes
+                stages = ("none",) if n == 1 else ("none", "zero1", "zero2", "zero3")
+                for stage in stages:
+                    for ac in (False, True):
+                        m = training_memory(arch, training, gpu, n, stage, ac)
+                        if not m.fits:
+                            continue
+                        step = step_time(arch, training, gpu, m,
+                                         Network(o.gpu_count, nodes, intra_node_gbs(gpu), gbps))
+                        hours = 2e9 / step.tokens_per_s / 3600
+                        costs.append(price.hourly_usd * nodes * hours)
+    sel = select_training(arch, training, workload, prices.catalogs)
+    assert sel.candidates[0].job_usd == pytest.approx(min(costs), rel=1e-9)

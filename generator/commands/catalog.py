@@ -32,7 +32,7 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from llmplan.catalog.pricing import PRICING_MODES
+    from llmplan.vocabulary import PRICING_MODES
 
     subs = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     refresh = subs.add_parser("refresh", help="fetch live prices into the local cache",

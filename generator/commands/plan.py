@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_pricing_argument(parser: argparse.ArgumentParser) -> None:
-    from llmplan.catalog.pricing import PRICING_MODES
+    from llmplan.vocabulary import PRICING_MODES
 
     parser.add_argument(
         "--pricing",

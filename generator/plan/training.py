@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from llmplan.catalog.pricing import PricedCatalogs, load_catalogs, select_clouds
@@ -19,9 +20,9 @@ from llmplan.model.architecture import ModelArchitecture
 from llmplan.model.registry import load_model
 from llmplan.plan.select import check_regions, gpu_filter, tiers_for
 from llmplan.providers.base import Catalog, Offering, Price
-from llmplan.sizing.training import TrainingMemory
+from llmplan.sizing.training import TrainingMemory, training_memory
 from llmplan.sizing.training_facts import node_network_gbps, spot_defaults
-from llmplan.sizing.training_fit import on_gpus
+from llmplan.sizing.training_fit import layouts
 from llmplan.sizing.training_time import (
     Network,
     SpotRestarts,
@@ -171,7 +172,7 @@ def select_training(
         candidates=[], considered_tiers=tiers, objective=workload.objective, tokens=tokens
     )
     spot = _spot_settings(training)
-    sized: dict[tuple[str, int], TrainingMemory] = {}
+    sized: dict[tuple[str, int], tuple[list[TrainingMemory], TrainingMemory]] = {}
     for offering in _offerings(catalogs, workload):
         key = f"{offering.cloud}:{offering.instance_type}"
         if allowed is not None and offering.gpu not in allowed:
@@ -194,34 +195,33 @@ def select_training(
         found = False
         for nodes in range(1, workload.max_nodes + 1):
             if nodes > 1 and gbps is None:
-                selection.rejected.setdefault(
-                    key,
-                    f"{offering.gpu_count} x {offering.gpu} per node do not hold the job, and "
-                    "the network between these nodes is not on record",
-                )
+                if not found:
+                    selection.rejected[key] = (
+                        f"{selection.rejected.get(key, 'one node does not hold the job')}; the "
+                        "network between these nodes is not on record, so no multi-node plan"
+                    )
                 break
             gpus = offering.gpu_count * nodes
             if (spec.name, gpus) not in sized:
-                sized[(spec.name, gpus)] = on_gpus(arch, training, spec, gpus)
-            memory = sized[(spec.name, gpus)]
-            if not memory.fits:
-                selection.rejected[key] = f"{gpus} x {offering.gpu}: {memory.reasons[0]}"
+                sized[(spec.name, gpus)] = fitting_layouts(arch, training, spec, gpus)
+            fitting, closest = sized[(spec.name, gpus)]
+            if not fitting:
+                selection.rejected[key] = f"{gpus} x {offering.gpu}: {closest.reasons[0]}"
                 continue
-            host = memory.cpu_offload * offering.gpu_count
-            if host > offering.memory_gib * GIB:
+            network = Network(offering.gpu_count, nodes, intra_node_gbs(spec), gbps)
+            best = _fastest(arch, training, spec, offering, fitting, network)
+            if best is None:
+                host = min(m.cpu_offload for m in fitting) * offering.gpu_count
                 selection.rejected[key] = (
                     f"CPU offload needs {host / GIB:,.0f} GiB of host memory per node; "
                     f"{offering.instance_type} has {offering.memory_gib:,.0f} GiB"
                 )
                 continue
-            network = Network(offering.gpu_count, nodes, intra_node_gbs(spec), gbps)
-            step = step_time(arch, training, spec, memory, network)
+            memory, step = best
             for tier, price in priced:
                 restarts = None
                 if tier == "spot":
-                    restarts = spot_restarts(
-                        tokens / step.tokens_per_s / 3600, nodes, *spot
-                    )
+                    restarts = spot_restarts(tokens / step.tokens_per_s / 3600, nodes, *spot)
                 selection.candidates.append(
                     TrainingCandidate(offering, nodes, tier, price, memory, step, gbps, tokens,
                                       restarts)
@@ -231,6 +231,41 @@ def select_training(
             selection.rejected.pop(key, None)
     selection.candidates.sort(key=lambda c: c.rank_key(workload.objective))
     return selection
+
+
+def fitting_layouts(
+    arch: ModelArchitecture, training: Training, gpu: GpuSpec, gpus: int
+) -> tuple[list[TrainingMemory], TrainingMemory]:
+    """Every sharding x checkpointing layout that fits ``gpus`` GPUs, and the closest one."""
+    fitting: list[TrainingMemory] = []
+    closest: TrainingMemory | None = None
+    for stage, ac in layouts(training, gpus):
+        memory = training_memory(arch, training, gpu, gpus, stage, ac)
+        if memory.fits:
+            fitting.append(memory)
+        elif closest is None or memory.total < closest.total:
+            closest = memory
+    return fitting, closest or fitting[0]
+
+
+def _fastest(
+    arch: ModelArchitecture,
+    training: Training,
+    gpu: GpuSpec,
+    offering: Offering,
+    fitting: list[TrainingMemory],
+    network: Network,
+) -> tuple[TrainingMemory, StepTime] | None:
+    """The layout with the shortest step whose offloaded states fit the node's host memory."""
+    best: tuple[TrainingMemory, StepTime] | None = None
+    for memory in fitting:
+        if memory.cpu_offload * offering.gpu_count > offering.memory_gib * GIB:
+            continue
+        step = step_time(arch, training, gpu, memory, network)
+        # Ties (communication hidden either way) go to the layout listed first: less sharding.
+        if best is None or step.step_s < best[1].step_s * (1 - 1e-9):
+            best = (memory, step)
+    return best
 
 
 def _spot_settings(training: Training) -> tuple[float, float, float]:
@@ -244,9 +279,14 @@ def _spot_settings(training: Training) -> tuple[float, float, float]:
     )
 
 
+@cache
+def _gpu_named(name: str) -> GpuSpec | None:
+    canonical = canonical_gpu_name(name)
+    return get_gpu(canonical) if canonical else None
+
+
 def _gpu(offering: Offering) -> GpuSpec | None:
-    name = canonical_gpu_name(offering.gpu)
-    return get_gpu(name) if name else None
+    return _gpu_named(offering.gpu)
 
 
 def _offerings(catalogs: Iterable[Catalog], workload: Workload) -> Iterable[Offering]:

@@ -31,6 +31,7 @@ checkpointing on or off. Sizes are bytes unless a name says GiB. The accounting 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from llmplan.gpus import GIB, GpuSpec
@@ -92,7 +93,8 @@ class Linear:
     count: int
 
 
-def linear_layers(arch: ModelArchitecture) -> list[Linear]:
+@cache
+def linear_layers(arch: ModelArchitecture) -> tuple[Linear, ...]:
     """The decoder's linear layers: attention projections and MLPs (routed experts included)."""
     h = arch.hidden_size
     q = arch.num_attention_heads * arch.head_dim
@@ -120,7 +122,7 @@ def linear_layers(arch: ModelArchitecture) -> list[Linear]:
             Linear("up", h, w, experts),
             Linear("down", w, h, experts),
         ]
-    return out
+    return tuple(out)
 
 
 _TARGETS = {
@@ -130,6 +132,7 @@ _TARGETS = {
 }
 
 
+@cache
 def lora_parameters(arch: ModelArchitecture, rank: int, targets: str) -> int:
     """Trainable adapter parameters: ``r x (d_in + d_out)`` per adapted matrix (PEFT's LoRA)."""
     wanted = _TARGETS[targets]
@@ -145,6 +148,7 @@ def attention_parameters_per_layer(arch: ModelArchitecture) -> int:
     return h * (q + 2 * kv) + q * h
 
 
+@cache
 def mlp_width(arch: ModelArchitecture) -> float:
     """The gated MLP width one token passes through, averaged over layers (experts included).
 
@@ -167,6 +171,7 @@ def body_parameters(arch: ModelArchitecture) -> int:
     )
 
 
+@cache
 def layer_parameters(arch: ModelArchitecture) -> int:
     """The largest unit ZeRO-3 / FSDP gathers at once: a decoder layer, or an embedding matrix."""
     layer = body_parameters(arch) / arch.num_layers
@@ -235,6 +240,7 @@ class ActivationBytes:
         return self.layers + self.logits
 
 
+@cache
 def layer_activation_bytes_per_token(arch: ModelArchitecture, element_bytes: int) -> float:
     """What autograd keeps per token for one decoder layer, without checkpointing."""
     h = arch.hidden_size

@@ -76,9 +76,17 @@ def _smaller(a: TrainingMemory, b: TrainingMemory) -> TrainingMemory:
 
 
 def on_gpus(
-    arch: ModelArchitecture, training: Training, gpu: GpuSpec, gpus: int
+    arch: ModelArchitecture,
+    training: Training,
+    gpu: GpuSpec,
+    gpus: int,
+    *,
+    suggestions: bool = True,
 ) -> TrainingMemory:
-    """``gpus`` GPUs as asked: the least sharding / checkpointing that fits there, else why not."""
+    """``gpus`` GPUs as asked: the least sharding / checkpointing that fits there, else why not.
+
+    ``suggestions=False`` skips the search for what would fit instead (the planner's case).
+    """
     best: TrainingMemory | None = None
     for stage, ac in layouts(training, gpus):
         memory = training_memory(arch, training, gpu, gpus, stage, ac)
@@ -86,6 +94,8 @@ def on_gpus(
             return memory
         best = memory if best is None else _smaller(best, memory)
     assert best is not None
+    if not suggestions:
+        return best
     return replace(best, suggestions=tuple(suggest(arch, training, gpu, best)))
 
 
