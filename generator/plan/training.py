@@ -189,7 +189,12 @@ def select_training(
             continue
         priced = [(t, p) for t in tiers if (p := offering.price(t)) is not None]
         if not priced:
-            selection.rejected.setdefault(key, f"no {'/'.join(tiers)} price in {offering.region}")
+            why = "; ".join(dict.fromkeys(offering.unpriced.get(t, "") for t in tiers)).strip("; ")
+            selection.rejected.setdefault(
+                key,
+                f"no {'/'.join(tiers)} price in {offering.region} (and the other regions "
+                f"considered): {why or 'not sold there'}",
+            )
             continue
         gbps = node_network_gbps(offering.cloud, offering.instance_type)
         found = False
