@@ -74,13 +74,15 @@ class TrainingCandidate:
     def job_usd(self) -> float:
         return self.hourly_usd * self.wall_hours
 
-    def rank_key(self, objective: str) -> tuple[float, float, int, str, str, str]:
-        cost, hours = round(self.job_usd, 4), round(self.wall_hours, 6)
+    def rank_key(self, objective: str) -> tuple[float, int, float, str, str, str]:
+        # At the same cost to the cent, fewer nodes (fewer failure points), then the shorter
+        # wall time; by latency, the shorter wall time, then fewer nodes.
+        cost, hours = round(self.job_usd, 2), round(self.wall_hours, 6)
         first, second = (hours, cost) if objective == "latency" else (cost, hours)
         return (
             first,
-            second,
             self.nodes,
+            second,
             self.offering.instance_type,
             self.offering.region,
             self.tier,
