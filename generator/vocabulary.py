@@ -43,6 +43,27 @@ OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
 OutputFormat = Literal["table", "json", "markdown"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
 
+# Training (``--task finetune|pretrain``); inference is the serving pipeline everything else sizes.
+Task = Literal["inference", "finetune", "pretrain"]
+TASKS: tuple[Task, ...] = get_args(Task)
+TrainingTask = Literal["finetune", "pretrain"]
+TrainingMethod = Literal["full", "lora", "qlora"]
+TRAINING_METHODS: tuple[TrainingMethod, ...] = get_args(TrainingMethod)
+OptimizerName = Literal["adamw", "adamw-8bit", "sgd", "adafactor"]
+OPTIMIZERS: tuple[OptimizerName, ...] = get_args(OptimizerName)
+ShardingName = Literal["none", "zero1", "zero2", "zero3", "fsdp"]
+SHARDINGS: tuple[ShardingName, ...] = get_args(ShardingName)
+OffloadName = Literal["none", "cpu"]
+OFFLOADS: tuple[OffloadName, ...] = get_args(OffloadName)
+# mixed: 16-bit compute with fp32 master weights and optimizer states; bf16: everything in bf16
+# (torchtune's recipes); fp32: everything in fp32.
+TrainingPrecision = Literal["mixed", "bf16", "fp32"]
+TRAINING_PRECISIONS: tuple[TrainingPrecision, ...] = get_args(TrainingPrecision)
+LoraTargets = Literal["all-linear", "attention", "qv"]
+LORA_TARGETS: tuple[LoraTargets, ...] = get_args(LoraTargets)
+AttentionKernel = Literal["flash", "eager"]
+ATTENTION_KERNELS: tuple[AttentionKernel, ...] = get_args(AttentionKernel)
+
 
 def narrow(value: object, choices: tuple[_Word, ...]) -> _Word | None:
     """``value`` as the member of ``choices`` it spells (any case, outer spaces ignored), else

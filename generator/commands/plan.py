@@ -6,7 +6,9 @@ import argparse
 from typing import Any
 
 from llmplan.commands.output import FORMATS, emit_json, note
-from llmplan.commands.spec import add_workload_arguments, workload_from_args
+from llmplan.commands.rejections import render_rejections
+from llmplan.commands.spec import add_workload_arguments
+from llmplan.commands.training_spec import add_training_arguments, spec_from_args
 
 ALTERNATIVES = 10
 
@@ -19,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also list why the other instance types were rejected",
     )
+    add_training_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument(
         "--top",
@@ -43,7 +46,11 @@ def add_pricing_argument(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from llmplan.plan.planner import plan
 
-    workload = workload_from_args(args)
+    workload, training = spec_from_args(args)
+    if training is not None:
+        from llmplan.commands.plan_training import run_training
+
+        return run_training(args, workload, training)
     result = plan(workload, pricing=args.pricing)
     for line in result.prices.notes:
         note(line)
@@ -194,11 +201,3 @@ def _demand(w: Any) -> str:
 def _lengths(sel: Any) -> str:
     # Speeds assume these lengths: the load's, else 3/4 and 1/4 of the context.
     return f"{sel.prompt_tokens:,} prompt + {sel.output_tokens:,} output tokens"
-
-
-def render_rejections(rejected: dict[str, str], *, markdown: bool = False) -> str:
-    from llmplan.tables import markdown_table, table
-
-    rows = [list(k.split(":", 1)) + [v] for k, v in sorted(rejected.items())]
-    headers = ("cloud", "instance", "rejected because")
-    return markdown_table(headers, rows) if markdown else table(headers, rows)

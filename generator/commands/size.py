@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from llmplan.commands.output import FORMATS, emit_json, note
-from llmplan.commands.spec import add_workload_arguments, workload_from_args
+from llmplan.commands.spec import add_workload_arguments
+from llmplan.commands.training_spec import add_training_arguments, spec_from_args
 from llmplan.errors import UsageError
 from llmplan.tables import table
 
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     hw.add_argument("--tp", type=_count, help="tensor parallel size")
     hw.add_argument("--pp", type=_count, help="pipeline parallel size")
+    add_training_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="table")
 
 
@@ -63,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from llmplan.sizing.memory import parallelism_problems, size_on
     from llmplan.sizing.precision import resolve_precision
 
-    workload = workload_from_args(args)
+    workload, training = spec_from_args(args)
+    if training is not None:
+        from llmplan.commands.size_training import run_training
+
+        return run_training(args, workload, training)
     arch = load_model(workload.model)
     gpu = get_gpu(args.gpu_type)
     engine = get_engine(workload.engine)

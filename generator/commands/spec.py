@@ -126,6 +126,8 @@ _ALIASES = {
     "quantisation": "quantization",
 }
 _LOAD_ALIASES = {"rps": "requests_per_second"}
+# Spec keys of a training job (``task: finetune`` and a ``training:`` mapping).
+TRAINING_KEYS = ("task", "training")
 
 
 def _validate(where: str, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,9 +137,13 @@ def _validate(where: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         if name == "load":
             clean["load"] = _validate_load(where, value)
             continue
+        if name in TRAINING_KEYS:
+            # Validated with the flags in llmplan.commands.training_spec, which knows the job.
+            clean[name] = value
+            continue
         check = _FIELDS.get(name)
         if check is None:
-            allowed = [*_FIELDS, "load"]
+            allowed = [*_FIELDS, "load", *TRAINING_KEYS]
             raise UsageError(f"{where}: unknown key '{key}'{did_you_mean(str(key), allowed)}")
         if value is None:
             continue
@@ -293,9 +299,21 @@ def _coerce_flag(name: str, text: str) -> Any:
     return text
 
 
-def workload_from_args(args: argparse.Namespace) -> Workload:
-    """The Workload described by a spec file (if any) and the flags on top of it."""
-    file_values = read_spec_file(args.spec) if getattr(args, "spec", None) else {}
+def workload_from_args(
+    args: argparse.Namespace, file_values: Mapping[str, Any] | None = None
+) -> Workload:
+    """The Workload described by a spec file (if any) and the flags on top of it.
+
+    Commands that serve only (``generate``) refuse a spec whose ``task`` is a training job.
+    """
+    if file_values is None:
+        file_values = read_spec_file(args.spec) if getattr(args, "spec", None) else {}
+        task = file_values.get("task")
+        if task not in (None, "inference"):
+            raise UsageError(
+                f"{args.spec}: task: {task!r} is a training job; this command plans serving "
+                "(use size or plan for training)"
+            )
     flags: dict[str, Any] = {}
     plain: dict[str, Any] = {}
     for name in [*_FIELDS, *(f"load.{k}" for k in _LOAD_FIELDS)]:

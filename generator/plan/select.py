@@ -61,7 +61,7 @@ def gpu_filter(workload: Workload) -> set[str] | None:
     return out
 
 
-def _check_regions(catalogs: Sequence[Catalog], regions: Sequence[str]) -> None:
+def check_regions(catalogs: Sequence[Catalog], regions: Sequence[str]) -> None:
     known = {o.region for c in catalogs for o in c.offerings}
     for region in regions:
         if region not in known:
@@ -81,7 +81,7 @@ def select(
     """Every fitting candidate, cheapest first, and why each other instance type was rejected."""
     considered = tiers_for(workload, tiers)
     allowed_gpus = gpu_filter(workload)
-    _check_regions(catalogs, workload.regions)
+    check_regions(catalogs, workload.regions)
     precision = resolve_precision(arch, workload)
     specs: dict[str, GpuSpec | None] = {}
     sized: dict[tuple[str, int, int], SizingResult] = {}
